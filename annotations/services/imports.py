@@ -1,0 +1,552 @@
+"""Import a campaign bundle (spec + outputs) and existing human judgments: streamed, all or nothing.
+
+Rows are read one at a time, validated, and written in batches inside one transaction. Any
+problem stops the writing, reading continues to report up to MAX_PROBLEMS problems, and the
+transaction rolls back: the database is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+
+from annotations.models import (
+    Campaign,
+    CampaignMembership,
+    Criterion,
+    Item,
+    Output,
+    Rating,
+    RatingValue,
+    System,
+)
+
+from .bulk import BulkWriter, json_cell
+from .campaigns import campaign_create
+from .problems import ImportFailed, Problem, ProblemList, RowError
+from .readers import (
+    StreamProblem,
+    as_int,
+    as_json,
+    as_number,
+    as_number_list,
+    as_string_list,
+    as_text,
+    detect_format,
+    iter_rows,
+)
+from .spec import CampaignSpec, spec_parse
+
+BATCH_SIZE = 5000
+OUTPUT_FIELDS = {
+    "item_id", "input", "references", "system", "output", "logprobs", "label", "prediction",
+    "score", "latency_ms", "group", "metadata", "relevance", "ranking", "boxes", "gold_boxes",
+    "confidence", "returns", "tokens", "control",
+}
+RATING_FIELDS = {"item_id", "system", "rater", "criterion", "value", "comment"}
+ANSWER_FIELDS = ("output", "prediction", "score", "ranking", "boxes", "returns", "logprobs")
+
+
+@dataclass(frozen=True)
+class CampaignImportResult:
+    campaign: Campaign
+    systems: int
+    items: int
+    outputs: int
+
+
+@dataclass(frozen=True)
+class RatingsImportResult:
+    campaign: Campaign
+    rows: int
+    ratings_created: int
+    raters_created: int
+
+
+def _format_of(name: str, fmt: str | None) -> str:
+    resolved = fmt or detect_format(name)
+    if resolved not in ("jsonl", "csv"):
+        raise ImportFailed([Problem(name, 1, "unknown format: use a .jsonl or .csv file")])
+    return resolved
+
+
+def _rows(stream: IO[bytes], name: str, fmt: str, problems: ProblemList
+          ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of the file; a stream-level problem (encoding, syntax) is recorded and ends it."""
+    try:
+        yield from iter_rows(stream, name, fmt)
+    except StreamProblem as exc:
+        problems.add(exc.problem)
+
+
+# --- campaign bundle --------------------------------------------------------------------
+
+
+def campaign_import(
+    *,
+    spec_stream: IO[bytes],
+    spec_name: str,
+    outputs_stream: IO[bytes],
+    outputs_name: str,
+    outputs_format: str | None = None,
+    created_by: Any = None,
+) -> CampaignImportResult:
+    """Create a campaign from a spec and its outputs file; ImportFailed leaves nothing behind."""
+    spec = spec_parse(spec_stream, spec_name)
+    fmt = _format_of(outputs_name, outputs_format)
+    try:
+        with transaction.atomic():
+            return _campaign_import(spec, spec_name, outputs_stream, outputs_name, fmt, created_by)
+    except IntegrityError as exc:  # a race with another import of the same slug
+        raise ImportFailed([Problem(spec_name, spec.line_of.get("slug", 1),
+                                    f"database refused the import: {exc}", field="slug")]) from exc
+
+
+def _campaign_import(spec: CampaignSpec, spec_name: str, stream: IO[bytes], name: str, fmt: str,
+                     created_by: Any) -> CampaignImportResult:
+    campaign = campaign_create(spec=spec, spec_name=spec_name, created_by=created_by)
+    criteria = list(campaign.criteria.all())
+    loader = _OutputLoader(campaign, {c.key: c for c in criteria}, name, fmt == "csv")
+    loader.systems.update(campaign.systems.values_list("name", "id"))
+    problems = ProblemList()
+    for line, row in _rows(stream, name, fmt, problems):
+        loader.add(line, row, problems)
+        if problems.full:
+            break
+    if not problems:
+        loader.flush(problems)
+    if not problems and spec.baseline is not None:
+        baseline_id = loader.systems.get(spec.baseline)
+        if baseline_id is None:
+            problems.add(Problem(spec_name, spec.line_of.get("baseline", 1),
+                                 f"system {spec.baseline!r} has no outputs", field="baseline"))
+        else:
+            System.objects.filter(pk=baseline_id).update(is_baseline=True)
+            campaign.baseline_id = baseline_id
+            campaign.save(update_fields=["baseline", "updated_at"])
+    problems.raise_if_any()
+    return CampaignImportResult(campaign=campaign, systems=len(loader.systems),
+                                items=len(loader.items), outputs=loader.outputs_written)
+
+
+def _digest(values: tuple[Any, ...]) -> bytes:
+    text = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=12).digest()
+
+
+_ITEM_COLUMNS = ("id", "campaign_id", "external_id", "input", "references", "label", "relevance",
+                 "gold_boxes", "group", "metadata")
+_OUTPUT_COLUMNS = ("item_id", "system_id", "text", "logprobs", "prediction", "score", "ranking",
+                   "boxes", "confidence", "returns", "latency_ms", "token_count", "control",
+                   "metadata")
+
+
+@dataclass
+class _OutputLoader:
+    """Validates output rows and writes items and outputs in batches."""
+
+    campaign: Campaign
+    criteria: dict[str, Criterion]
+    name: str
+    from_csv: bool
+    systems: dict[str, int] = field(default_factory=dict)
+    # external id -> (item pk, digest of the item fields, first line): one small entry per item.
+    items: dict[str, tuple[int, bytes, int]] = field(default_factory=dict)
+    writer: BulkWriter = field(default_factory=BulkWriter)
+    item_rows: list[tuple] = field(default_factory=list)
+    output_rows: list[tuple] = field(default_factory=list)
+    output_lines: list[int] = field(default_factory=list)
+    batch_keys: set[tuple[int, int]] = field(default_factory=set)
+    outputs_written: int = 0
+
+    def system_id(self, name: str) -> int:
+        if name not in self.systems:
+            system = System.objects.create(campaign=self.campaign, name=name)
+            self.systems[name] = system.pk
+        return self.systems[name]
+
+    def add(self, line: int, row: dict[str, Any], problems: ProblemList) -> None:
+        try:
+            self._add(line, row)
+        except RowError as exc:
+            problems.add(Problem(self.name, line, exc.message, field=exc.field))
+            return
+        if len(self.output_rows) >= BATCH_SIZE and not problems:
+            self.flush(problems)
+
+    def _add(self, line: int, row: dict[str, Any]) -> None:
+        csv = self.from_csv
+        unknown = sorted(set(row) - OUTPUT_FIELDS)
+        if unknown:
+            raise RowError(unknown[0], 'unknown field (put extra data under "metadata")')
+        external_id = as_text(row, "item_id", required=True)
+        system_name = as_text(row, "system", required=True)
+        if len(system_name) > 200 or len(external_id) > 200:
+            raise RowError("system" if len(system_name) > 200 else "item_id", "longer than 200 "
+                           "characters")
+        if not any(f in row for f in ANSWER_FIELDS):
+            raise RowError("output", "missing")
+        text = as_text(row, "output")
+        item_fields = (
+            as_text(row, "input"),
+            as_string_list(row, "references", from_csv=csv, allow_single=True) or [],
+            _label(row, "label", csv),
+            _relevance(row, csv),
+            _boxes(row, "gold_boxes", csv),
+            as_text(row, "group"),
+        )
+        boxes = _boxes(row, "boxes", csv)
+        confidence = as_number_list(row, "confidence", from_csv=csv)
+        if confidence is not None and (boxes is None or len(confidence) != len(boxes)):
+            raise RowError("confidence", "needs one value per box in \"boxes\"")
+        metadata = as_json(row, "metadata", from_csv=csv)
+        if metadata is not None and not isinstance(metadata, dict):
+            raise RowError("metadata", "expected an object")
+        output = (
+            text,
+            json_cell(as_number_list(row, "logprobs", from_csv=csv)),
+            json_cell(_label(row, "prediction", csv)),
+            json_cell(_score(row, csv)),
+            json_cell(as_string_list(row, "ranking", from_csv=csv)),
+            json_cell(boxes),
+            json_cell(confidence),
+            json_cell(as_number_list(row, "returns", from_csv=csv)),
+            as_number(row, "latency_ms", minimum=0),
+            as_int(row, "tokens"),
+            json_cell(self._control(row)),
+            json_cell(metadata or {}),
+        )
+        digest = _digest(item_fields)
+        known = self.items.get(external_id)
+        if known is None:
+            item_id = self.writer.allocate_id(Item)
+            self.items[external_id] = (item_id, digest, line)
+            self.item_rows.append((
+                item_id, self.campaign.pk, external_id, item_fields[0],
+                json_cell(item_fields[1]), json_cell(item_fields[2]), json_cell(item_fields[3]),
+                json_cell(item_fields[4]), item_fields[5], "{}",
+            ))
+        else:
+            item_id, first_digest, first_line = known
+            if digest != first_digest:
+                raise RowError(_first_difference(row, first_line),
+                               f"item {external_id!r} differs from its row on line {first_line}")
+        system_id = self.system_id(system_name)
+        if (item_id, system_id) in self.batch_keys:
+            raise RowError("system", f"duplicate output for item {external_id!r} and system "
+                                     f"{system_name!r}")
+        self.batch_keys.add((item_id, system_id))
+        self.output_rows.append((item_id, system_id, *output))
+        self.output_lines.append(line)
+
+    def _control(self, row: dict[str, Any]) -> dict[str, list[float]] | None:
+        control = as_json(row, "control", from_csv=self.from_csv)
+        if control is None:
+            return None
+        if not isinstance(control, dict) or not control:
+            raise RowError("control", 'expected an object such as {"fluency": [1, 2]}')
+        for key, bounds in control.items():
+            criterion = self.criteria.get(key)
+            if criterion is None:
+                raise RowError(f"control.{key}", "not a criterion of this campaign")
+            if (not isinstance(bounds, list) or len(bounds) != 2
+                    or not all(isinstance(b, int | float) and not isinstance(b, bool)
+                               for b in bounds)
+                    or not criterion.scale_min <= bounds[0] <= bounds[1] <= criterion.scale_max):
+                raise RowError(f"control.{key}", f"expected [low, high] within "
+                                                 f"{criterion.scale_min:g}–{criterion.scale_max:g}")
+        return control
+
+    def flush(self, problems: ProblemList) -> None:
+        """Write the pending batch; a duplicate found by the database becomes a line problem."""
+        try:
+            with transaction.atomic():
+                self.writer.insert(Item, _ITEM_COLUMNS, self.item_rows)
+                self.writer.insert(Output, _OUTPUT_COLUMNS, self.output_rows)
+        except IntegrityError:
+            problems.add(self._diagnose_duplicate())
+            return
+        self.outputs_written += len(self.output_rows)
+        self.item_rows.clear()
+        self.output_rows.clear()
+        self.output_lines.clear()
+        self.batch_keys.clear()
+
+    def _diagnose_duplicate(self) -> Problem:
+        pairs = {(i, s) for i, s, *_ in self.output_rows}
+        existing = set(
+            Output.objects.filter(item_id__in={i for i, _ in pairs})
+            .values_list("item_id", "system_id")
+        )
+        for (item_id, system_id, *_), line in zip(self.output_rows, self.output_lines, strict=True):
+            if (item_id, system_id) in existing:
+                return Problem(self.name, line, "duplicate output for this item and system "
+                                                "(an earlier row has the same pair)",
+                               field="system")
+        return Problem(self.name, self.output_lines[0], "the database refused this batch")
+
+
+def _first_difference(row: dict[str, Any], first_line: int) -> str:
+    for name in ("input", "references", "label", "relevance", "gold_boxes", "group"):
+        if name in row:
+            return name
+    return "item_id"
+
+
+def _label(row: dict[str, Any], name: str, csv: bool) -> Any:
+    value = as_json(row, name, from_csv=csv)
+    if value is None:
+        return None
+    if isinstance(value, bool) or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str | int) and not isinstance(v, bool)
+                                       for v in value):
+        return value
+    raise RowError(name, "expected a class, a number, or a list of classes")
+
+
+def _score(row: dict[str, Any], csv: bool) -> Any:
+    value = as_json(row, "score", from_csv=csv)
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {str(k): as_number({"v": v}, "v", required=True) for k, v in value.items()}
+    return as_number(row if not csv else {"score": value}, "score")
+
+
+def _relevance(row: dict[str, Any], csv: bool) -> dict[str, float] | None:
+    value = as_json(row, "relevance", from_csv=csv)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise RowError("relevance", "expected an object of doc id → graded relevance")
+    try:
+        return {str(k): as_number({"v": v}, "v", required=True) for k, v in value.items()}
+    except RowError:
+        raise RowError("relevance", "relevance grades must be numbers") from None
+
+
+def _boxes(row: dict[str, Any], name: str, csv: bool) -> list[list[float]] | None:
+    value = as_json(row, name, from_csv=csv)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise RowError(name, "expected a list of [x1, y1, x2, y2] boxes")
+    boxes = []
+    for index, box in enumerate(value):
+        if (not isinstance(box, list) or len(box) != 4
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)):
+            raise RowError(f"{name}[{index}]", "expected [x1, y1, x2, y2]")
+        if box[2] < box[0] or box[3] < box[1]:
+            raise RowError(f"{name}[{index}]", "x2 < x1 or y2 < y1")
+        boxes.append([float(v) for v in box])
+    return boxes
+
+
+# --- existing human judgments -----------------------------------------------------------
+
+
+def ratings_import(*, campaign: Campaign, stream: IO[bytes], name: str,
+                   fmt: str | None = None) -> RatingsImportResult:
+    """Import judgments `{item_id, system, rater, criterion, value}`; all or nothing."""
+    resolved = _format_of(name, fmt)
+    if campaign.kind == Campaign.Kind.PAIRWISE:
+        raise ImportFailed([Problem(name, 1, "importing judgments into a pairwise campaign is "
+                                             "not supported; import into a rating campaign")])
+    with transaction.atomic():
+        loader = _RatingLoader(campaign, name, resolved == "csv")
+        problems = ProblemList()
+        for line, row in _rows(stream, name, resolved, problems):
+            loader.add(line, row, problems)
+            if problems.full:
+                break
+        loader.flush(problems)
+        problems.raise_if_any()
+        return RatingsImportResult(campaign=campaign, rows=loader.rows_written,
+                                   ratings_created=loader.ratings_created,
+                                   raters_created=loader.raters_created)
+
+
+@dataclass
+class _ParsedRating:
+    line: int
+    external_id: str
+    system_id: int
+    username: str
+    criterion: Criterion
+    value: float
+    comment: str
+
+
+@dataclass
+class _RatingLoader:
+    """Validates judgment rows and writes ratings and values in batches."""
+
+    campaign: Campaign
+    name: str
+    from_csv: bool
+    writer: BulkWriter = field(default_factory=BulkWriter)
+    pending: list[_ParsedRating] = field(default_factory=list)
+    users: dict[str, int] = field(default_factory=dict)
+    members: set[int] = field(default_factory=set)
+    rows_written: int = 0
+    ratings_created: int = 0
+    raters_created: int = 0
+
+    def __post_init__(self) -> None:
+        self.criteria = {c.key: c for c in self.campaign.criteria.all()}
+        self.systems = dict(self.campaign.systems.values_list("name", "id"))
+        self.members = set(self.campaign.memberships.values_list("user_id", flat=True))
+
+    def add(self, line: int, row: dict[str, Any], problems: ProblemList) -> None:
+        try:
+            self.pending.append(self._parse(line, row))
+        except RowError as exc:
+            problems.add(Problem(self.name, line, exc.message, field=exc.field))
+            return
+        if len(self.pending) >= BATCH_SIZE:
+            self.flush(problems)
+
+    def _parse(self, line: int, row: dict[str, Any]) -> _ParsedRating:
+        unknown = sorted(set(row) - RATING_FIELDS)
+        if unknown:
+            raise RowError(unknown[0], "unknown field")
+        external_id = as_text(row, "item_id", required=True)
+        system = as_text(row, "system", required=True)
+        username = as_text(row, "rater", required=True)
+        key = as_text(row, "criterion", required=True)
+        criterion = self.criteria.get(key)
+        if criterion is None:
+            raise RowError("criterion", f"unknown criterion {key!r} (campaign has "
+                                        f"{', '.join(sorted(self.criteria))})")
+        value = as_number(row, "value", required=True)
+        assert value is not None
+        if not criterion.accepts(value):
+            raise RowError("value", f"{value:g} is outside the scale of {key!r} "
+                                    f"({criterion.scale_min:g}–{criterion.scale_max:g})")
+        if system not in self.systems:
+            raise RowError("system", f"unknown system {system!r}")
+        if len(username) > 150:
+            raise RowError("rater", "longer than 150 characters")
+        return _ParsedRating(line, external_id, self.systems[system], username, criterion, value,
+                             as_text(row, "comment"))
+
+    def flush(self, problems: ProblemList) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        # Look items up even after an earlier problem, so one run reports them all.
+        outputs = self._outputs_for(batch, problems)
+        if problems:
+            return
+        self._ensure_raters({r.username for r in batch})
+        pairs = {(self.users[r.username], outputs[(r.external_id, r.system_id)]) for r in batch}
+        ratings = self._ratings_for(pairs, batch)
+        seen: set[tuple[int, int]] = set()
+        values: list[tuple] = []
+        lines: list[int] = []
+        for r in batch:
+            rating_id = ratings[(self.users[r.username], outputs[(r.external_id, r.system_id)])]
+            if (rating_id, r.criterion.pk) in seen:
+                problems.add(Problem(self.name, r.line, "duplicate rating: this rater already "
+                                     "rated this output on this criterion", field="value"))
+                return
+            seen.add((rating_id, r.criterion.pk))
+            values.append((rating_id, r.criterion.pk, r.value))
+            lines.append(r.line)
+        try:
+            with transaction.atomic():
+                self.writer.insert(RatingValue, ("rating_id", "criterion_id", "value"), values)
+        except IntegrityError:
+            existing = set(RatingValue.objects.filter(rating_id__in={v[0] for v in values})
+                           .values_list("rating_id", "criterion_id"))
+            line = next((ln for v, ln in zip(values, lines, strict=True) if v[:2] in existing),
+                        lines[0])
+            problems.add(Problem(self.name, line, "duplicate rating: this rater already rated "
+                                 "this output on this criterion", field="value"))
+            return
+        self.rows_written += len(values)
+
+    def _outputs_for(self, batch: list[_ParsedRating], problems: ProblemList
+                     ) -> dict[tuple[str, int], int]:
+        external_ids = {r.external_id for r in batch}
+        known_items = set(Item.objects.filter(campaign=self.campaign,
+                                              external_id__in=external_ids)
+                          .values_list("external_id", flat=True))
+        outputs = {
+            (ext, system_id): pk
+            for ext, system_id, pk in Output.objects.filter(
+                item__campaign=self.campaign, item__external_id__in=external_ids
+            ).values_list("item__external_id", "system_id", "id")
+        }
+        names = {v: k for k, v in self.systems.items()}
+        for r in batch:
+            if r.external_id not in known_items:
+                problems.add(Problem(self.name, r.line, f"unknown item {r.external_id!r}",
+                                     field="item_id"))
+            elif (r.external_id, r.system_id) not in outputs:
+                problems.add(Problem(self.name, r.line, f"item {r.external_id!r} has no output "
+                                     f"from system {names[r.system_id]!r}", field="system"))
+        return outputs
+
+    def _ensure_raters(self, usernames: set[str]) -> None:
+        user_model = get_user_model()
+        missing = usernames - self.users.keys()
+        if missing:
+            self.users.update(user_model.objects.filter(username__in=missing)
+                              .values_list("username", "id"))
+        to_create = sorted(missing - self.users.keys())
+        if to_create:
+            unusable = make_password(None)
+            user_model.objects.bulk_create(
+                [user_model(username=u, password=unusable) for u in to_create]
+            )
+            self.users.update(user_model.objects.filter(username__in=to_create)
+                              .values_list("username", "id"))
+            self.raters_created += len(to_create)
+        new_members = {self.users[u] for u in usernames} - self.members
+        if new_members:
+            CampaignMembership.objects.bulk_create(
+                [CampaignMembership(campaign=self.campaign, user_id=uid,
+                                    role=CampaignMembership.Role.RATER) for uid in new_members]
+            )
+            self.members |= new_members
+
+    def _ratings_for(self, pairs: set[tuple[int, int]], batch: list[_ParsedRating]
+                     ) -> dict[tuple[int, int], int]:
+        ratings = {
+            (rater_id, output_id): pk
+            for rater_id, output_id, pk in Rating.objects.filter(
+                output_id__in={o for _, o in pairs}, rater_id__in={r for r, _ in pairs},
+                output_b__isnull=True,
+            ).values_list("rater_id", "output_id", "id")
+        }
+        comments = {}
+        for r in batch:
+            if r.comment:
+                comments[(self.users[r.username], r.external_id, r.system_id)] = r.comment
+        rows = []
+        for pair in sorted(pairs - ratings.keys()):
+            rating_id = self.writer.allocate_id(Rating)
+            ratings[pair] = rating_id
+            rows.append((rating_id, pair[0], pair[1], Rating.Source.IMPORT))
+        self.writer.insert(
+            Rating, ("id", "rater_id", "output_id", "source", "choice", "comment", "key",
+                     "created_at", "updated_at"),
+            [(*row, "", "", "", _now(), _now()) for row in rows],
+        )
+        self.ratings_created += len(rows)
+        return ratings
+
+
+def _now() -> Any:
+    from django.utils import timezone
+
+    return timezone.now()

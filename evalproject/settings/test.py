@@ -1,0 +1,9 @@
+"""Test settings: fast hashing, a throwaway key, tasks not eager unless a test asks."""
+
+from __future__ import annotations
+
+from .base import *  # noqa: F403
+
+SECRET_KEY = "test-only-key-not-secret"  # noqa: S105 - test settings only
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EVAL_BOOTSTRAP_RESAMPLES = 200

@@ -1,0 +1,1 @@
+"""Pure computation on arrays: automatic metrics, agreement, statistics (no Django, no Celery)."""

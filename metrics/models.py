@@ -1,0 +1,84 @@
+"""Metric runs and their stored values (segment-level per output, corpus-level per system)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class MetricRun(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    campaign = models.ForeignKey(
+        "annotations.Campaign", on_delete=models.CASCADE, related_name="metric_runs"
+    )
+    metrics = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    outputs_total = models.PositiveIntegerField(default=0)
+    outputs_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    versions = models.JSONField(default=dict, blank=True, help_text="library versions used")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["campaign", "status"], name="metricrun_campaign_status")]
+
+    def __str__(self) -> str:
+        return f"metric run {self.pk} ({self.status})"
+
+    @property
+    def progress(self) -> float:
+        """Fraction of chunks done, 0..1."""
+        return self.chunks_done / self.chunks_total if self.chunks_total else 0.0
+
+
+class MetricValue(models.Model):
+    """A metric's value for one output (segment level) or one system (corpus level)."""
+
+    run = models.ForeignKey(MetricRun, null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="values")
+    campaign = models.ForeignKey(
+        "annotations.Campaign", on_delete=models.CASCADE, related_name="metric_values"
+    )
+    system = models.ForeignKey(
+        "annotations.System", on_delete=models.CASCADE, related_name="metric_values"
+    )
+    output = models.ForeignKey(
+        "annotations.Output", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="metric_values",
+    )
+    metric = models.CharField(max_length=64)
+    value = models.FloatField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True, help_text="why the value is undefined")
+    details = models.JSONField(default=dict, blank=True, help_text="signature, mode, versions")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["output", "metric"], condition=Q(output__isnull=False),
+                name="metricvalue_segment_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["system", "metric"], condition=Q(output__isnull=True),
+                name="metricvalue_corpus_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "metric"], name="metricvalue_campaign_metric")]
+
+    def __str__(self) -> str:
+        return f"{self.metric}={self.value}"

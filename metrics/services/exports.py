@@ -1,0 +1,139 @@
+"""Exports: the report JSON, the long ratings table (CSV, streamed) and a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from openpyxl import Workbook
+
+from annotations.models import Campaign, RatingValue
+from metrics.compute.scores import z_normalize
+from metrics.models import MetricValue
+from metrics.selectors import rating_table_get
+
+from .reports import report_build
+
+EXPORT_CHUNK = 5000
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+BASE_COLUMNS = ["item_id", "system", "rater", "criterion", "value", "z_score"]
+
+
+def neutralize(cell: Any) -> Any:
+    """Make untrusted text inert in spreadsheets: a leading = + - @ becomes literal text."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
+        return "'" + cell
+    return cell
+
+
+def report_json_write(*, campaign: Campaign, stream: IO[str]) -> dict[str, Any]:
+    """Write the report as JSON (strict: no NaN) and return it."""
+    report = report_build(campaign=campaign)
+    json.dump(report, stream, indent=2, allow_nan=False, ensure_ascii=False)
+    stream.write("\n")
+    return report
+
+
+def rating_rows(*, campaign: Campaign) -> Iterator[list[Any]]:
+    """The long table: header, then one row per rating value with z-score and output metrics."""
+    table = rating_table_get(campaign=campaign)
+    z = np.full(len(table), np.nan)
+    for criterion_id in np.unique(table.criterion):
+        mask = table.criterion == criterion_id
+        z[mask] = z_normalize(table.rater[mask], table.value[mask])
+    metric_names = list(campaign.metrics)
+    yield BASE_COLUMNS + metric_names
+    rows = (
+        RatingValue.objects.filter(criterion__campaign=campaign, rating__output_b__isnull=True)
+        .order_by("id")
+        .values_list("rating__output__item__external_id", "rating__output__system__name",
+                     "rating__rater__username", "criterion__key", "value", "rating__output_id")
+        .iterator(chunk_size=EXPORT_CHUNK)
+    )
+    # Same filter and order as rating_table_get, so the z array lines up row by row.
+    index = 0
+    for chunk in _chunks(rows, EXPORT_CHUNK):
+        metrics = _segment_metrics({r[5] for r in chunk}, metric_names)
+        for item_id, system, rater, criterion, value, output_id in chunk:
+            z_value = z[index] if index < z.size else np.nan
+            index += 1
+            per_output = metrics.get(output_id, {})
+            yield [
+                neutralize(item_id), neutralize(system), neutralize(rater), neutralize(criterion),
+                value, None if not np.isfinite(z_value) else float(z_value),
+                *(per_output.get(m) for m in metric_names),
+            ]
+
+
+def _chunks(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
+    chunk: list[tuple] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _segment_metrics(output_ids: set[int], names: list[str]) -> dict[int, dict[str, float]]:
+    if not names:
+        return {}
+    result: dict[int, dict[str, float]] = {}
+    for output_id, metric, value in MetricValue.objects.filter(
+        output_id__in=output_ids, metric__in=names
+    ).values_list("output_id", "metric", "value"):
+        result.setdefault(output_id, {})[metric] = value
+    return result
+
+
+def csv_lines(*, campaign: Campaign) -> Iterator[str]:
+    """The long table as CSV text, one line at a time (for streaming responses)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rating_rows(campaign=campaign):
+        writer.writerow("" if cell is None else cell for cell in row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def report_csv_write(*, campaign: Campaign, stream: IO[str]) -> None:
+    """Write the long table as CSV."""
+    for line in csv_lines(campaign=campaign):
+        stream.write(line)
+
+
+def report_xlsx_write(*, campaign: Campaign, path: Path) -> None:
+    """Write a spreadsheet: the long table plus a per-system summary sheet (write-only mode)."""
+    workbook = Workbook(write_only=True)
+    ratings = workbook.create_sheet("ratings")
+    for row in rating_rows(campaign=campaign):
+        ratings.append(row)
+    report = report_build(campaign=campaign)
+    summary = workbook.create_sheet("summary")
+    metric_names = sorted({m for s in report["systems"] for m in s["metrics"]})
+    summary.append(["system", "is_baseline", "outputs", "criterion", "mean", "ci_low", "ci_high",
+                    "n", "z_mean", "delta_vs_baseline", "p_value", *metric_names])
+    for system in report["systems"]:
+        for key, stats in system["criteria"].items():
+            delta = system["delta_vs_baseline"].get(key, {})
+            summary.append([
+                neutralize(system["name"]), system["is_baseline"], system["outputs"],
+                neutralize(key), stats.get("mean"), stats.get("ci_low"), stats.get("ci_high"),
+                stats.get("n"), stats.get("z_mean"), delta.get("delta"), delta.get("p_value"),
+                *(system["metrics"].get(m) for m in metric_names),
+            ])
+    agreement = workbook.create_sheet("agreement")
+    agreement.append(["criterion", "level", "krippendorff_alpha", "ci_low", "ci_high", "units",
+                      "reason"])
+    for key, entry in report["agreement"].items():
+        agreement.append([neutralize(key), entry["level"], entry["krippendorff_alpha"],
+                          entry.get("ci_low"), entry.get("ci_high"), entry["units"],
+                          entry.get("reason")])
+    workbook.save(path)
