@@ -62,7 +62,7 @@ def iter_jsonl(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str, An
             continue
         seen = True
         try:
-            row = json.loads(text, parse_constant=_reject_constant)
+            row = json.loads(text.rstrip("\r\n"), parse_constant=_reject_constant)
         except (json.JSONDecodeError, ValueError) as exc:
             detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             column = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""

@@ -146,6 +146,9 @@ def paired_difference_test(a: np.ndarray, b: np.ndarray) -> PairedTest:
     their ranks, instead of discarding them before ranking as "wilcox" does. Missing data:
     pairs with a non-finite side are dropped. p None when fewer than 2 pairs remain or every
     difference is zero (the signed-rank statistic is then undefined).
+    Method as R's wilcox.test: the exact null distribution when n ≤ 50 with no zero and no
+    tied |differences|, else the normal approximation with tie correction (scipy's permutation
+    fallback for small tied samples takes about a second per call, too slow for a report).
     """
     a_arr = np.asarray(a, dtype=np.float64)
     b_arr = np.asarray(b, dtype=np.float64)
@@ -161,8 +164,17 @@ def paired_difference_test(a: np.ndarray, b: np.ndarray) -> PairedTest:
         return PairedTest(delta, None, n, "wilcoxon", "fewer than two pairs; no test")
     if not np.any(diff):
         return PairedTest(delta, None, n, "wilcoxon", "all paired differences are zero; no test")
-    p_value = float(stats.wilcoxon(a_arr, b_arr, zero_method="pratt").pvalue)
+    p_value = float(
+        stats.wilcoxon(a_arr, b_arr, zero_method="pratt", method=wilcoxon_method(diff)).pvalue
+    )
     return PairedTest(delta, p_value, n, "wilcoxon", None)
+
+
+def wilcoxon_method(diff: np.ndarray) -> str:
+    """"exact" for n ≤ 50 untied, non-zero differences; "approx" otherwise (as R does)."""
+    magnitudes = np.abs(diff)
+    untied = np.unique(magnitudes).size == magnitudes.size
+    return "exact" if diff.size <= 50 and untied and np.all(magnitudes > 0) else "approx"
 
 
 def correlations(x: np.ndarray, y: np.ndarray) -> Correlation:

@@ -159,7 +159,7 @@ def test_paired_difference_test_matches_scipy_wilcoxon(n: int) -> None:
     result = paired_difference_test(a, b)
 
     # then
-    expected = stats.wilcoxon(a, b, zero_method="pratt")
+    expected = stats.wilcoxon(a, b, zero_method="pratt", method="approx")
     assert result.delta == pytest.approx(np.mean(a - b))
     assert result.p_value == pytest.approx(expected.pvalue, rel=1e-12)
     assert (result.n, result.test, result.reason) == (n, "wilcoxon", None)
@@ -173,8 +173,17 @@ def test_paired_difference_test_drops_pairs_with_a_missing_side() -> None:
     assert result.n == 4
     assert result.delta == pytest.approx(np.mean(a[keep] - b[keep]))
     assert result.p_value == pytest.approx(
-        stats.wilcoxon(a[keep], b[keep], zero_method="pratt").pvalue
+        # |differences| 1, 1, 3, 2.5 are tied, so the normal approximation applies
+        stats.wilcoxon(a[keep], b[keep], zero_method="pratt", method="approx").pvalue
     )
+
+
+def test_untied_small_samples_use_the_exact_distribution() -> None:
+    # given 10 distinct non-zero differences: the exact null distribution applies
+    a = np.arange(1.0, 11.0) + np.array([0.3, -1.1, 2.2, 0.5, -0.7, 1.9, 0.05, 3.1, -2.6, 0.9])
+    b = np.arange(1.0, 11.0)
+    result = paired_difference_test(a, b)
+    assert result.p_value == pytest.approx(stats.wilcoxon(a, b, method="exact").pvalue)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,164 @@
+"""report_build: every number checked against numpy, scipy and krippendorff on the same data."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import krippendorff
+import numpy as np
+import pytest
+from scipy import stats
+
+from annotations.services import campaign_import, ratings_import
+from metrics.compute.scores import wilcoxon_method
+from metrics.services import report_build
+
+pytestmark = pytest.mark.django_db
+
+RATERS = ["r1", "r2", "r3", "r4"]
+SYSTEMS = ["base", "ft", "ft2"]
+LEVELS = {"fluency": "ordinal", "accuracy": "interval", "topic": "nominal"}
+
+
+def make_campaign(rng: np.random.Generator, items: int = 12, missing: float = 0.25
+                  ) -> tuple[Any, list[dict[str, Any]]]:
+    spec = {
+        "name": "R", "slug": "r", "baseline": "base",
+        "criteria": [{"key": k, "label": k, "min": 1, "max": 5, "level": lvl}
+                     for k, lvl in LEVELS.items()],
+    }
+    outputs = "".join(
+        json.dumps({"item_id": f"i{i}", "system": s, "output": f"{s}-{i}"}) + "\n"
+        for i in range(items) for s in SYSTEMS
+    )
+    campaign = campaign_import(
+        spec_stream=io.BytesIO(json.dumps(spec).encode()), spec_name="spec.json",
+        outputs_stream=io.BytesIO(outputs.encode()), outputs_name="o.jsonl",
+    ).campaign
+    rows = []
+    for i in range(items):
+        for s_index, s in enumerate(SYSTEMS):
+            for rater in RATERS:
+                for key in LEVELS:
+                    if rng.random() < missing:
+                        continue
+                    value = int(np.clip(rng.integers(1, 6) + s_index // 2, 1, 5))
+                    rows.append({"item_id": f"i{i}", "system": s, "rater": rater,
+                                 "criterion": key, "value": value})
+    ratings_import(campaign=campaign, stream=io.BytesIO(
+        "".join(json.dumps(r) + "\n" for r in rows).encode()), name="j.jsonl")
+    return campaign, rows
+
+
+@pytest.fixture
+def data() -> tuple[Any, list[dict[str, Any]]]:
+    return make_campaign(np.random.default_rng(42))
+
+
+def test_means_and_counts_equal_numpy(data):
+    campaign, rows = data
+    report = report_build(campaign=campaign, n_resamples=50)
+    for system in report["systems"]:
+        for key in LEVELS:
+            values = [r["value"] for r in rows if r["system"] == system["name"]
+                      and r["criterion"] == key]
+            entry = system["criteria"][key]
+            assert entry["n"] == len(values)
+            assert entry["mean"] == pytest.approx(np.mean(values), abs=1e-12)
+            assert entry["ci_low"] <= entry["mean"] <= entry["ci_high"]
+
+
+def test_alpha_equals_krippendorff_on_the_raters_by_outputs_matrix(data):
+    campaign, rows = data
+    report = report_build(campaign=campaign, n_resamples=50)
+    units = [(i, s) for i in sorted({r["item_id"] for r in rows}) for s in SYSTEMS]
+    for key, level in LEVELS.items():
+        matrix = np.full((len(RATERS), len(units)), np.nan)
+        for r in rows:
+            if r["criterion"] == key:
+                matrix[RATERS.index(r["rater"]), units.index((r["item_id"], r["system"]))] = \
+                    r["value"]
+        expected = krippendorff.alpha(reliability_data=matrix, level_of_measurement=level)
+        entry = report["agreement"][key]
+        assert entry["level"] == level
+        assert entry["krippendorff_alpha"] == pytest.approx(expected, abs=1e-9)
+        assert entry["units"] == int((np.sum(~np.isnan(matrix), axis=0) >= 2).sum())
+        assert entry["ci_low"] <= entry["krippendorff_alpha"] <= entry["ci_high"]
+
+
+def test_z_mean_is_the_mean_of_per_rater_z_scores(data):
+    campaign, rows = data
+    report = report_build(campaign=campaign, n_resamples=0)
+    for key in LEVELS:
+        mine = [r for r in rows if r["criterion"] == key]
+        z_by_row: dict[int, float] = {}
+        for rater in RATERS:
+            indices = [n for n, r in enumerate(mine) if r["rater"] == rater]
+            z = stats.zscore([mine[n]["value"] for n in indices])
+            z_by_row.update(zip(indices, z, strict=True))
+        for system in report["systems"]:
+            expected = np.mean([z_by_row[n] for n, r in enumerate(mine)
+                                if r["system"] == system["name"]])
+            assert system["criteria"][key]["z_mean"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_delta_vs_baseline_is_a_paired_wilcoxon_on_item_means(data):
+    campaign, rows = data
+    report = report_build(campaign=campaign, n_resamples=0)
+    for system in report["systems"]:
+        if system["is_baseline"]:
+            assert system["delta_vs_baseline"] == {}
+            continue
+        for key in LEVELS:
+            def item_means(name: str, key: str = key) -> dict[str, float]:
+                by_item: dict[str, list[int]] = {}
+                for r in rows:
+                    if r["system"] == name and r["criterion"] == key:
+                        by_item.setdefault(r["item_id"], []).append(r["value"])
+                return {i: float(np.mean(v)) for i, v in by_item.items()}
+
+            ours, base = item_means(system["name"]), item_means("base")
+            common = sorted(ours.keys() & base.keys())
+            a = np.array([ours[i] for i in common])
+            b = np.array([base[i] for i in common])
+            entry = system["delta_vs_baseline"][key]
+            assert entry["delta"] == pytest.approx(np.mean(a - b), abs=1e-12)
+            assert entry["p_value"] == pytest.approx(
+                stats.wilcoxon(a, b, zero_method="pratt", method=wilcoxon_method(a - b)).pvalue,
+                abs=1e-12)
+            assert entry["n_items"] == len(common)
+
+
+def test_report_is_reproducible_and_valid_strict_json(data):
+    campaign, _ = data
+    first = report_build(campaign=campaign, n_resamples=100)
+    second = report_build(campaign=campaign, n_resamples=100)
+    first.pop("generated_at"), second.pop("generated_at")
+    assert first == second
+    json.dumps(first, allow_nan=False)
+
+
+def test_undefined_values_are_null_with_a_reason(db):
+    # given one rater only: no pairable unit, no variance for z
+    campaign, _ = make_campaign(np.random.default_rng(1), items=3, missing=0.0)
+    campaign.criteria.exclude(key="fluency").delete()
+    from annotations.models import RatingValue
+
+    RatingValue.objects.exclude(rating__rater__username="r1").delete()
+    report = report_build(campaign=campaign, n_resamples=20)
+    agreement = report["agreement"]["fluency"]
+    assert agreement["krippendorff_alpha"] is None
+    assert agreement["units"] == 0 and agreement["reason"]
+
+
+def test_system_without_ratings_has_null_mean_with_reason(db):
+    campaign, _ = make_campaign(np.random.default_rng(3), items=2, missing=0.0)
+    from annotations.models import RatingValue
+
+    RatingValue.objects.filter(rating__output__system__name="ft2").delete()
+    report = report_build(campaign=campaign, n_resamples=20)
+    ft2 = next(s for s in report["systems"] if s["name"] == "ft2")
+    assert ft2["criteria"]["fluency"]["mean"] is None
+    assert ft2["criteria"]["fluency"]["n"] == 0 and ft2["criteria"]["fluency"]["reason"]
