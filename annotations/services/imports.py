@@ -178,8 +178,11 @@ class _OutputLoader:
         except RowError as exc:
             problems.add(Problem(self.name, line, exc.message, field=exc.field))
             return
-        if len(self.output_rows) >= BATCH_SIZE and not problems:
-            self.flush(problems)
+        if len(self.output_rows) >= BATCH_SIZE:
+            if problems:
+                self.discard()  # keep reading for more problems, in bounded memory
+            else:
+                self.flush(problems)
 
     def _add(self, line: int, row: dict[str, Any]) -> None:
         csv = self.from_csv
@@ -274,6 +277,10 @@ class _OutputLoader:
             problems.add(self._diagnose_duplicate())
             return
         self.outputs_written += len(self.output_rows)
+        self.discard()
+
+    def discard(self) -> None:
+        """Forget the pending batch (written, or not to be written)."""
         self.item_rows.clear()
         self.output_rows.clear()
         self.output_lines.clear()
@@ -317,8 +324,8 @@ def _score(row: dict[str, Any], csv: bool) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
-        return {str(k): as_number({"v": v}, "v", required=True) for k, v in value.items()}
-    return as_number(row if not csv else {"score": value}, "score")
+        return {str(k): as_number({"score": v}, "score", required=True) for k, v in value.items()}
+    return as_number({"score": value}, "score")
 
 
 def _relevance(row: dict[str, Any], csv: bool) -> dict[str, float] | None:

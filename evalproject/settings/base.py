@@ -114,7 +114,7 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "evalproject API",
-    "DESCRIPTION": "Campaigns, imports, rater flow and reports for human + automatic LLM evaluation.",
+    "DESCRIPTION": "Campaigns, imports, reports and exports for human + automatic LLM evaluation.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI from the installed sidecar package, never from a CDN.
