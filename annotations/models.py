@@ -136,7 +136,9 @@ class Item(models.Model):
     class Meta:
         ordering = ["campaign_id", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "external_id"], name="item_external_id_unique"),
+            models.UniqueConstraint(
+                fields=["campaign", "external_id"], name="item_external_id_unique"
+            ),
         ]
         indexes = [models.Index(fields=["campaign", "group"], name="item_campaign_group")]
 
@@ -198,7 +200,8 @@ class Invitation(models.Model):
     email = models.EmailField(blank=True)
     token = models.CharField(max_length=64, unique=True)
     role = models.CharField(
-        max_length=16, choices=CampaignMembership.Role.choices, default=CampaignMembership.Role.RATER
+        max_length=16, choices=CampaignMembership.Role.choices,
+        default=CampaignMembership.Role.RATER,
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

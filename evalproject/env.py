@@ -43,7 +43,9 @@ def env_int(name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError as exc:
-        raise ImproperlyConfiguredEnv(f"environment variable {name}={value!r} is not an integer") from exc
+        raise ImproperlyConfiguredEnv(
+            f"environment variable {name}={value!r} is not an integer"
+        ) from exc
 
 
 def env_list(name: str, default: list[str] | None = None) -> list[str]:

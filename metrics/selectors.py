@@ -34,7 +34,8 @@ def rating_table_get(*, campaign: Campaign) -> RatingTable:
     queryset = RatingValue.objects.filter(
         criterion__campaign=campaign, rating__output_b__isnull=True
     )
-    rows = queryset.order_by().values_list(
+    # Ordered by id so exports can line rows up with arrays computed from this table.
+    rows = queryset.order_by("id").values_list(
         "rating__rater_id", "rating__output_id", "rating__output__item_id",
         "rating__output__system_id", "criterion_id", "value",
     ).iterator(chunk_size=CHUNK)

@@ -14,7 +14,8 @@ from evalproject.env import ImproperlyConfiguredEnv, env_bool, env_int, env_list
 ROOT = Path(__file__).resolve().parent.parent
 SHOW_SETTINGS = (
     "import django; django.setup(); from django.conf import settings; "
-    "print('DEBUG=' + repr(settings.DEBUG)); print('SECRET_KEY_SET=' + repr(bool(settings.SECRET_KEY)))"
+    "print('DEBUG=' + repr(settings.DEBUG)); "
+    "print('SECRET_KEY_SET=' + repr(bool(settings.SECRET_KEY)))"
 )
 
 

@@ -195,7 +195,7 @@ def as_int(row: dict[str, Any], field: str, *, minimum: int = 0) -> int | None:
 
 
 def as_json(row: dict[str, Any], field: str, *, from_csv: bool) -> Any:
-    """A structured field: typed in JSONL; in CSV a JSON text ([...], {...}, numbers) or a string."""
+    """A structured field: typed in JSONL; in CSV JSON text ([...], {...}, numbers) or a string."""
     if field not in row:
         return None
     value = row[field]

@@ -22,4 +22,10 @@ def _local_secret_key() -> str:
 
 
 SECRET_KEY = _local_secret_key()
+# `make demo` serves static files straight from the app folders; no collectstatic step.
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

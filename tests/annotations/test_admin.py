@@ -1,4 +1,4 @@
-"""Django admin: every registered model of annotations and metrics opens; search and filters work."""
+"""Django admin: every model of annotations and metrics opens; search and filters work."""
 
 from __future__ import annotations
 
@@ -154,7 +154,9 @@ def test_rating_changelist_filters_by_source_and_campaign(superuser_client: Clie
     # when the changelist is filtered on source=import, then on Alpha's campaign
     by_source = superuser_client.get(_changelist(Rating), {"source__exact": "import"})
     by_campaign = superuser_client.get(
-        _changelist(Rating), {"output__system__campaign__id__exact": data["annotations.Campaign"].pk})
+        _changelist(Rating),
+        {"output__system__campaign__id__exact": data["annotations.Campaign"].pk},
+    )
 
     # then each filter keeps just the matching rating
     assert by_source.status_code == by_campaign.status_code == 200

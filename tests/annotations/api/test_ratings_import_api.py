@@ -98,7 +98,8 @@ def test_campaign_admin_imports_judgments(campaign: Campaign, campaign_admin: An
 def test_staff_imports_judgments_given_as_csv(campaign: Campaign,
                                               staff_client: APIClient) -> None:
     # given judgments as CSV
-    text = "item_id,system,rater,criterion,value\nq2,ft,carol,accuracy,3\nq2,base,carol,accuracy,1\n"
+    text = ("item_id,system,rater,criterion,value\n"
+            "q2,ft,carol,accuracy,3\nq2,base,carol,accuracy,1\n")
 
     # when staff uploads them
     response = staff_client.post(

@@ -26,18 +26,6 @@ BASE_COLUMNS = ["item_id", "system", "rater", "criterion", "value", "z_score"]
 HOSTILE_ITEM = "=HYPERLINK(\"http://evil.example\",\"x\")"
 HOSTILE_RATER = "=cmd|' /C calc'!A0"
 
-# DRF treats ?format= as its own renderer override (URL_FORMAT_OVERRIDE) and answers 404
-# before the view runs when no renderer is registered for "csv"/"xlsx"; see the report.
-FORMAT_OVERRIDE_BUG = ("product bug: DRF's URL_FORMAT_OVERRIDE swallows ?format=csv|xlsx in "
-                       "content negotiation (404 before the view runs)")
-format_bug = pytest.mark.xfail(strict=True, reason=FORMAT_OVERRIDE_BUG)
-# metrics/services/exports.py rating_rows computes z over rating_table_get's rows, which are
-# unordered (metrics/selectors.py `.order_by()`), then pairs them with rows ordered by id.
-z_alignment_bug = pytest.mark.xfail(strict=True, reason=FORMAT_OVERRIDE_BUG + "; and product "
-                                    "bug: export z_score column is misaligned with its rows "
-                                    "(unordered rating_table_get vs rows ordered by id)")
-
-
 def _jsonl(rows: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
 
@@ -89,7 +77,6 @@ def _neutral(text: str) -> str:
 # --- CSV ----------------------------------------------------------------------------------
 
 
-@format_bug
 def test_csv_export_streams_one_row_per_rating_value(
     staff_client: APIClient, campaign_with_ratings: tuple[str, list[dict[str, Any]]]
 ) -> None:
@@ -114,7 +101,6 @@ def test_csv_export_streams_one_row_per_rating_value(
     assert exported == uploaded
 
 
-@z_alignment_bug
 def test_csv_export_z_scores_are_per_rater_scipy_zscores(
     staff_client: APIClient, campaign_with_ratings: tuple[str, list[dict[str, Any]]]
 ) -> None:
@@ -125,7 +111,9 @@ def test_csv_export_z_scores_are_per_rater_scipy_zscores(
     response = staff_client.get(f"/api/campaigns/{slug}/export/?format=csv")
 
     # then z_score is the value standardised by its rater's own mean and std on that criterion
+    assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(_body(response).decode("utf-8"))))[1:]
+    assert len(rows) == len(judgments)
     by_rater: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for j in judgments:
         by_rater[(j["rater"], j["criterion"])].append(j)
@@ -139,7 +127,6 @@ def test_csv_export_z_scores_are_per_rater_scipy_zscores(
         assert float(row[5]) == pytest.approx(expected[tuple(row[:4])], abs=1e-9)
 
 
-@format_bug
 def test_csv_export_neutralises_formulas_in_rater_names_and_item_ids(
     staff_client: APIClient, campaign_with_ratings: tuple[str, list[dict[str, Any]]]
 ) -> None:
@@ -150,6 +137,7 @@ def test_csv_export_neutralises_formulas_in_rater_names_and_item_ids(
     response = staff_client.get(f"/api/campaigns/{slug}/export/?format=csv")
 
     # then they come out prefixed with an apostrophe, and no cell starts with "="
+    assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(_body(response).decode("utf-8"))))[1:]
     assert "'" + HOSTILE_ITEM in {r[0] for r in rows}
     assert "'" + HOSTILE_RATER in {r[2] for r in rows}
@@ -159,7 +147,6 @@ def test_csv_export_neutralises_formulas_in_rater_names_and_item_ids(
 # --- XLSX ---------------------------------------------------------------------------------
 
 
-@format_bug
 def test_xlsx_export_is_a_workbook_with_ratings_and_summary_sheets(
     staff_client: APIClient, campaign_with_ratings: tuple[str, list[dict[str, Any]]]
 ) -> None:
@@ -226,7 +213,6 @@ def test_export_without_a_format_defaults_to_the_json_report(
     assert response.json()["campaign"] == slug
 
 
-@format_bug
 def test_export_rejects_an_unknown_format_with_400(staff_client: APIClient) -> None:
     # given a campaign
     campaign = CampaignFactory()
@@ -243,8 +229,8 @@ def test_export_rejects_an_unknown_format_with_400(staff_client: APIClient) -> N
 
 FORMATS = [
     "json",
-    pytest.param("csv", marks=format_bug),
-    pytest.param("xlsx", marks=format_bug),
+    pytest.param("csv"),
+    pytest.param("xlsx"),
 ]
 
 
