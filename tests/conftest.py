@@ -31,10 +31,14 @@ def output_rows(items: int = 4, systems: tuple[str, ...] = ("base", "ft")) -> li
     ]
 
 
+def jsonl_bytes(rows: list[Any]) -> bytes:
+    """Rows (dicts, or raw strings kept verbatim) as JSONL bytes."""
+    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows).encode()
+
+
 def write_jsonl(path: Path, rows: list[Any]) -> Path:
     """Write rows (dicts, or raw strings written verbatim) as JSONL."""
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows),
-                    encoding="utf-8")
+    path.write_bytes(jsonl_bytes(rows))
     return path
 
 

@@ -16,27 +16,17 @@ from django.urls import reverse
 from annotations.models import (
     Campaign,
     CampaignMembership,
-    Criterion,
-    Item,
-    Output,
-    Rating,
     RatingValue,
-    System,
 )
 from annotations.services import campaign_import, ratings_import
 from tests.annotations.factories import MembershipFactory, UserFactory
-from tests.conftest import SPEC, output_rows
+from tests.conftest import SPEC, jsonl_bytes, output_rows
+from tests.dbstate import row_counts
 
 pytestmark = pytest.mark.django_db
 
-def _jsonl(rows: list[Any]) -> bytes:
-    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows).encode()
 
 
-def _counts() -> dict[str, int]:
-    return {model.__name__: model.objects.count()
-            for model in (Campaign, Criterion, System, Item, Output, Rating, RatingValue,
-                          CampaignMembership)}
 
 
 def _login(user: Any) -> Client:
@@ -57,9 +47,9 @@ def campaign() -> Campaign:
     """The conftest bundle imported, with two raters' judgments."""
     result = campaign_import(
         spec_stream=io.BytesIO(json.dumps(SPEC).encode()), spec_name="spec.json",
-        outputs_stream=io.BytesIO(_jsonl(output_rows())), outputs_name="outputs.jsonl",
+        outputs_stream=io.BytesIO(jsonl_bytes(output_rows())), outputs_name="outputs.jsonl",
     )
-    ratings_import(campaign=result.campaign, stream=io.BytesIO(_jsonl(judgments())),
+    ratings_import(campaign=result.campaign, stream=io.BytesIO(jsonl_bytes(judgments())),
                    name="judgments.jsonl")
     return result.campaign
 
@@ -185,7 +175,7 @@ def test_campaign_page_sends_anonymous_visitors_to_login(campaign: Campaign) -> 
 
 def _bundle(rows: list[Any]) -> dict[str, Any]:
     return {"spec": SimpleUploadedFile("spec.json", json.dumps(dict(SPEC, slug="page")).encode()),
-            "outputs": SimpleUploadedFile("outputs.jsonl", _jsonl(rows))}
+            "outputs": SimpleUploadedFile("outputs.jsonl", jsonl_bytes(rows))}
 
 
 def test_import_page_renders_the_form_for_staff(staff_user: Any) -> None:
@@ -220,7 +210,7 @@ def test_invalid_upload_shows_the_one_line_error_inline_and_writes_nothing(
 ) -> None:
     # given a bundle whose third outputs row has no "system"
     rows = [*output_rows(items=1), {"item_id": "q2", "input": "question 2?", "output": "x"}]
-    before = _counts()
+    before = row_counts()
 
     # when staff uploads it
     response = _login(staff_user).post(reverse("annotations:campaign-import"), _bundle(rows))
@@ -231,14 +221,14 @@ def test_invalid_upload_shows_the_one_line_error_inline_and_writes_nothing(
     assert response.context["problems"] == [expected]
     page = html.unescape(response.content.decode())
     assert f"<li><code>{expected}</code></li>" in page
-    assert _counts() == before
+    assert row_counts() == before
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_import_page_sends_non_staff_to_login_and_writes_nothing(method: str) -> None:
     # given a logged-in user who is not staff
     client = _login(UserFactory())
-    before = _counts()
+    before = row_counts()
 
     # when they open or post to the import page
     url = reverse("annotations:campaign-import")
@@ -248,7 +238,7 @@ def test_import_page_sends_non_staff_to_login_and_writes_nothing(method: str) ->
     # then they are redirected to log in and nothing is written
     assert response.status_code == 302
     assert "login" in response["Location"]
-    assert _counts() == before
+    assert row_counts() == before
 
 
 def test_import_page_sends_anonymous_visitors_to_login() -> None:
@@ -267,7 +257,7 @@ def test_import_page_sends_anonymous_visitors_to_login() -> None:
 def test_admin_uploads_judgments_from_the_campaign_page(campaign: Campaign,
                                                        campaign_admin: Any) -> None:
     # given a new rater's judgment
-    upload = SimpleUploadedFile("more.jsonl", _jsonl([
+    upload = SimpleUploadedFile("more.jsonl", jsonl_bytes([
         {"item_id": "q1", "system": "ft", "rater": "carol", "criterion": "fluency", "value": 5}]))
     before = RatingValue.objects.count()
 
@@ -287,9 +277,9 @@ def test_bad_judgments_upload_reports_the_problem_and_writes_nothing(
     campaign: Campaign, campaign_admin: Any
 ) -> None:
     # given a judgment outside the scale
-    upload = SimpleUploadedFile("more.jsonl", _jsonl([
+    upload = SimpleUploadedFile("more.jsonl", jsonl_bytes([
         {"item_id": "q1", "system": "ft", "rater": "carol", "criterion": "fluency", "value": 9}]))
-    before = _counts()
+    before = row_counts()
 
     # when the admin uploads it
     client = _login(campaign_admin)
@@ -300,19 +290,19 @@ def test_bad_judgments_upload_reports_the_problem_and_writes_nothing(
     assert response.status_code == 200
     assert ("more.jsonl:1: field \"value\": 9 is outside the scale of 'fluency' (1–5)"
             in html.unescape(response.content.decode()))
-    assert _counts() == before
+    assert row_counts() == before
 
 
 def test_judgments_upload_is_404_for_a_rater(campaign: Campaign) -> None:
     # given a rater who is not admin
     rater = MembershipFactory(campaign=campaign, role=CampaignMembership.Role.RATER).user
-    before = _counts()
+    before = row_counts()
 
     # when they post judgments to the campaign
     response = _login(rater).post(
         reverse("annotations:ratings-import", args=[campaign.slug]),
-        {"file": SimpleUploadedFile("x.jsonl", _jsonl([judgments()[0]]))})
+        {"file": SimpleUploadedFile("x.jsonl", jsonl_bytes([judgments()[0]]))})
 
     # then it is not found and nothing is written
     assert response.status_code == 404
-    assert _counts() == before
+    assert row_counts() == before

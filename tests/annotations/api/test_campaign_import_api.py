@@ -13,15 +13,12 @@ from rest_framework.test import APIClient
 from annotations.models import (
     Campaign,
     CampaignMembership,
-    Criterion,
     Item,
     Output,
-    Rating,
-    RatingValue,
-    System,
 )
 from tests.annotations.factories import CampaignFactory, MembershipFactory, UserFactory
-from tests.conftest import SPEC, output_rows
+from tests.conftest import SPEC, jsonl_bytes, output_rows
+from tests.dbstate import row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -41,8 +38,6 @@ def _json_error_column(text: str) -> int:
 BROKEN_COLUMN = _json_error_column(BROKEN_LINE)
 
 
-def _jsonl(rows: list[Any]) -> bytes:
-    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows).encode()
 
 
 def _files(spec: dict[str, Any] | None = None, rows: list[Any] | None = None,
@@ -50,14 +45,10 @@ def _files(spec: dict[str, Any] | None = None, rows: list[Any] | None = None,
     return {
         "spec": SimpleUploadedFile("spec.json", json.dumps(spec or SPEC).encode()),
         "outputs": SimpleUploadedFile(
-            outputs_name, outputs if outputs is not None else _jsonl(rows or output_rows())),
+            outputs_name, outputs if outputs is not None else jsonl_bytes(rows or output_rows())),
     }
 
 
-def _counts() -> dict[str, int]:
-    return {model.__name__: model.objects.count()
-            for model in (Campaign, Criterion, System, Item, Output, Rating, RatingValue,
-                          CampaignMembership)}
 
 
 def _client(user: Any) -> APIClient:
@@ -106,14 +97,14 @@ def test_staff_imports_outputs_given_as_csv(staff_client: APIClient) -> None:
 
 def test_import_refuses_anonymous_requests() -> None:
     # given no credentials
-    before = _counts()
+    before = row_counts()
 
     # when a bundle is uploaded anonymously
     response = APIClient().post(URL, _files(), format="multipart")
 
     # then it is refused and nothing is created
     assert response.status_code in (401, 403)
-    assert _counts() == before
+    assert row_counts() == before
 
 
 @pytest.mark.parametrize("role", [None, CampaignMembership.Role.ADMIN])
@@ -122,14 +113,14 @@ def test_import_is_forbidden_for_users_who_are_not_staff(role: str | None) -> No
     user = UserFactory()
     if role:
         MembershipFactory(user=user, role=role)
-    before = _counts()
+    before = row_counts()
 
     # when they upload a bundle
     response = _client(user).post(URL, _files(), format="multipart")
 
     # then it is forbidden and nothing is created
     assert response.status_code == 403
-    assert _counts() == before
+    assert row_counts() == before
 
 
 @pytest.mark.parametrize("rows,expected", [
@@ -169,7 +160,7 @@ def test_bad_outputs_return_400_with_one_line_errors_and_create_nothing(
     staff_client: APIClient, rows: list[Any], expected: list[str]
 ) -> None:
     # given a bundle with a broken outputs file
-    before = _counts()
+    before = row_counts()
 
     # when staff uploads it
     response = staff_client.post(URL, _files(rows=rows), format="multipart")
@@ -177,7 +168,7 @@ def test_bad_outputs_return_400_with_one_line_errors_and_create_nothing(
     # then each problem is one line "file:line: field ...: message" and nothing is written
     assert response.status_code == 400
     assert response.json() == {"errors": expected}
-    assert _counts() == before
+    assert row_counts() == before
 
 
 def test_bad_spec_returns_400_naming_the_line_and_creates_nothing(
@@ -189,12 +180,12 @@ def test_bad_spec_returns_400_naming_the_line_and_creates_nothing(
     spec_file = SimpleUploadedFile("spec.json", json.dumps(spec, indent=2).encode())
     text = json.dumps(spec, indent=2).splitlines()
     line = next(i for i, t in enumerate(text, start=1) if '"cardinal"' in t)
-    before = _counts()
+    before = row_counts()
 
     # when staff uploads it
     response = staff_client.post(
         URL, {"spec": spec_file, "outputs": SimpleUploadedFile("outputs.jsonl",
-                                                               _jsonl(output_rows()))},
+                                                               jsonl_bytes(output_rows()))},
         format="multipart")
 
     # then the error points at the spec's line and field, and nothing is written
@@ -203,7 +194,7 @@ def test_bad_spec_returns_400_naming_the_line_and_creates_nothing(
         f'spec.json:{line}: field "criteria[1].level": must be one of nominal, ordinal, '
         f'interval, ratio, got "cardinal"'
     ]}
-    assert _counts() == before
+    assert row_counts() == before
 
 
 def test_import_with_a_taken_slug_returns_400_and_leaves_the_existing_campaign(
@@ -211,7 +202,7 @@ def test_import_with_a_taken_slug_returns_400_and_leaves_the_existing_campaign(
 ) -> None:
     # given a campaign already using the spec's slug
     CampaignFactory(slug="tiny", name="Existing")
-    before = _counts()
+    before = row_counts()
 
     # when staff uploads the bundle
     response = staff_client.post(URL, _files(), format="multipart")
@@ -220,7 +211,7 @@ def test_import_with_a_taken_slug_returns_400_and_leaves_the_existing_campaign(
     assert response.status_code == 400
     assert response.json() == {"errors": ['spec.json:1: field "slug": campaign \'tiny\' already '
                                           'exists']}
-    assert _counts() == before
+    assert row_counts() == before
     assert Campaign.objects.get(slug="tiny").name == "Existing"
 
 
@@ -231,7 +222,7 @@ def test_import_without_both_files_returns_400_naming_the_missing_one(
     # given only one of the two files
     files = _files()
     del files[missing]
-    before = _counts()
+    before = row_counts()
 
     # when staff uploads it
     response = staff_client.post(URL, files, format="multipart")
@@ -239,14 +230,14 @@ def test_import_without_both_files_returns_400_naming_the_missing_one(
     # then the missing field is reported and nothing is written
     assert response.status_code == 400
     assert missing in response.json()
-    assert _counts() == before
+    assert row_counts() == before
 
 
 def test_import_of_an_outputs_file_with_an_unknown_extension_returns_400(
     staff_client: APIClient
 ) -> None:
     # given outputs named .txt and no explicit format
-    before = _counts()
+    before = row_counts()
 
     # when staff uploads the bundle
     response = staff_client.post(URL, _files(outputs_name="outputs.txt"), format="multipart")
@@ -255,4 +246,4 @@ def test_import_of_an_outputs_file_with_an_unknown_extension_returns_400(
     assert response.status_code == 400
     assert response.json() == {"errors": ["outputs.txt:1: unknown format: use a .jsonl or .csv "
                                           "file"]}
-    assert _counts() == before
+    assert row_counts() == before

@@ -14,14 +14,13 @@ from rest_framework.test import APIClient
 from annotations.models import (
     Campaign,
     CampaignMembership,
-    Item,
-    Output,
     Rating,
     RatingValue,
 )
 from annotations.services import campaign_import
 from tests.annotations.factories import MembershipFactory, UserFactory
-from tests.conftest import SPEC, output_rows
+from tests.conftest import SPEC, jsonl_bytes, output_rows
+from tests.dbstate import row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -30,12 +29,10 @@ def _url(slug: str) -> str:
     return f"/api/campaigns/{slug}/ratings/import/"
 
 
-def _jsonl(rows: list[Any]) -> bytes:
-    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows).encode()
 
 
 def _upload(rows: list[Any], name: str = "judgments.jsonl") -> dict[str, Any]:
-    return {"file": SimpleUploadedFile(name, _jsonl(rows))}
+    return {"file": SimpleUploadedFile(name, jsonl_bytes(rows))}
 
 
 def _client(user: Any) -> APIClient:
@@ -44,10 +41,6 @@ def _client(user: Any) -> APIClient:
     return client
 
 
-def _counts() -> dict[str, int]:
-    return {model.__name__: model.objects.count()
-            for model in (Campaign, Item, Output, Rating, RatingValue, CampaignMembership,
-                          get_user_model())}
 
 
 def judgment(item: str = "q1", system: str = "base", rater: str = "alice",
@@ -61,7 +54,7 @@ def campaign() -> Campaign:
     """The conftest bundle (4 items × base, ft; fluency and accuracy on 1–5), imported."""
     result = campaign_import(
         spec_stream=io.BytesIO(json.dumps(SPEC).encode()), spec_name="spec.json",
-        outputs_stream=io.BytesIO(_jsonl(output_rows())), outputs_name="outputs.jsonl",
+        outputs_stream=io.BytesIO(jsonl_bytes(output_rows())), outputs_name="outputs.jsonl",
     )
     return result.campaign
 
@@ -130,14 +123,14 @@ def test_import_reuses_an_existing_user_as_rater(campaign: Campaign,
 
 def test_import_refuses_anonymous_requests(campaign: Campaign) -> None:
     # given no credentials
-    before = _counts()
+    before = row_counts()
 
     # when judgments are uploaded anonymously
     response = APIClient().post(_url(campaign.slug), _upload([judgment()]), format="multipart")
 
     # then it is refused and nothing is written
     assert response.status_code in (401, 403)
-    assert _counts() == before
+    assert row_counts() == before
 
 
 @pytest.mark.parametrize("role", [None, CampaignMembership.Role.RATER])
@@ -148,7 +141,7 @@ def test_import_is_404_for_a_user_who_does_not_administer_the_campaign(
     user = UserFactory()
     if role:
         MembershipFactory(campaign=campaign, user=user, role=role)
-    before = _counts()
+    before = row_counts()
     client = _client(user)
 
     # when they upload judgments, and upload to a campaign that does not exist
@@ -158,7 +151,7 @@ def test_import_is_404_for_a_user_who_does_not_administer_the_campaign(
     # then both are the same 404 and nothing is written
     assert existing.status_code == missing.status_code == 404
     assert existing.json() == missing.json()
-    assert _counts() == before
+    assert row_counts() == before
 
 
 def test_admin_of_another_campaign_gets_404(campaign: Campaign) -> None:
@@ -224,7 +217,7 @@ def test_bad_judgments_return_400_with_one_line_errors_and_write_nothing(
     campaign: Campaign, campaign_admin: Any, rows: list[Any], expected: list[str]
 ) -> None:
     # given a judgments file with problems after a valid first row
-    before = _counts()
+    before = row_counts()
 
     # when the campaign admin uploads it
     response = _client(campaign_admin).post(_url(campaign.slug), _upload(rows),
@@ -233,7 +226,7 @@ def test_bad_judgments_return_400_with_one_line_errors_and_write_nothing(
     # then each problem is one line and nothing (no user, membership, rating) is written
     assert response.status_code == 400
     assert response.json() == {"errors": expected}
-    assert _counts() == before
+    assert row_counts() == before
 
 
 def test_judgment_already_in_the_database_is_a_duplicate(campaign: Campaign,
@@ -241,7 +234,7 @@ def test_judgment_already_in_the_database_is_a_duplicate(campaign: Campaign,
     # given a judgment imported earlier
     assert staff_client.post(_url(campaign.slug), _upload([judgment()]),
                              format="multipart").status_code == 201
-    before = _counts()
+    before = row_counts()
 
     # when a file repeats it after a new row
     response = staff_client.post(_url(campaign.slug),
@@ -253,13 +246,13 @@ def test_judgment_already_in_the_database_is_a_duplicate(campaign: Campaign,
     assert response.json() == {"errors": [
         'judgments.jsonl:2: field "value": duplicate rating: this rater already rated this '
         'output on this criterion']}
-    assert _counts() == before
+    assert row_counts() == before
     assert RatingValue.objects.get().value == 4.0
 
 
 def test_import_without_a_file_returns_400(campaign: Campaign, staff_client: APIClient) -> None:
     # given no file
-    before = _counts()
+    before = row_counts()
 
     # when staff posts the form
     response = staff_client.post(_url(campaign.slug), {}, format="multipart")
@@ -267,4 +260,4 @@ def test_import_without_a_file_returns_400(campaign: Campaign, staff_client: API
     # then the missing field is named and nothing is written
     assert response.status_code == 400
     assert "file" in response.json()
-    assert _counts() == before
+    assert row_counts() == before

@@ -17,7 +17,7 @@ from scipy import stats
 
 from annotations.models import CampaignMembership
 from tests.annotations.factories import CampaignFactory, MembershipFactory, UserFactory
-from tests.conftest import SPEC, output_rows
+from tests.conftest import SPEC, jsonl_bytes, output_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +26,6 @@ BASE_COLUMNS = ["item_id", "system", "rater", "criterion", "value", "z_score"]
 HOSTILE_ITEM = "=HYPERLINK(\"http://evil.example\",\"x\")"
 HOSTILE_RATER = "=cmd|' /C calc'!A0"
 
-def _jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r) + "\n" for r in rows).encode()
 
 
 def _judgments() -> list[dict[str, Any]]:
@@ -51,14 +49,14 @@ def campaign_with_ratings(staff_client: APIClient) -> tuple[str, list[dict[str, 
     response = staff_client.post(
         "/api/campaigns/import/",
         {"spec": SimpleUploadedFile("spec.json", json.dumps(SPEC).encode()),
-         "outputs": SimpleUploadedFile("outputs.jsonl", _jsonl(outputs))},
+         "outputs": SimpleUploadedFile("outputs.jsonl", jsonl_bytes(outputs))},
         format="multipart",
     )
     assert response.status_code == 201, response.content
     judgments = _judgments()
     response = staff_client.post(
         "/api/campaigns/tiny/ratings/import/",
-        {"file": SimpleUploadedFile("judgments.jsonl", _jsonl(judgments))}, format="multipart",
+        {"file": SimpleUploadedFile("judgments.jsonl", jsonl_bytes(judgments))}, format="multipart",
     )
     assert response.status_code == 201, response.content
     return "tiny", judgments

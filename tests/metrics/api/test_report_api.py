@@ -22,7 +22,7 @@ from tests.annotations.factories import (
     OutputFactory,
     UserFactory,
 )
-from tests.conftest import SPEC, output_rows
+from tests.conftest import SPEC, jsonl_bytes, output_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -33,8 +33,6 @@ LEVELS = {c["key"]: c["level"] for c in SPEC["criteria"]}
 MAX_REPORT_QUERIES = 10
 
 
-def _jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r) + "\n" for r in rows).encode()
 
 
 def judgment_rows(items: int, raters: tuple[str, ...] = RATERS, seed: int = 11
@@ -63,13 +61,13 @@ def import_via_api(client: APIClient, *, items: int, judgments: list[dict[str, A
         "/api/campaigns/import/",
         {"spec": SimpleUploadedFile("spec.json", json.dumps(spec).encode()),
          "outputs": SimpleUploadedFile("outputs.jsonl",
-                                       _jsonl(output_rows(items=items, systems=SYSTEMS)))},
+                                       jsonl_bytes(output_rows(items=items, systems=SYSTEMS)))},
         format="multipart",
     )
     assert response.status_code == 201, response.content
     response = client.post(
         f"/api/campaigns/{slug}/ratings/import/",
-        {"file": SimpleUploadedFile("judgments.jsonl", _jsonl(judgments))},
+        {"file": SimpleUploadedFile("judgments.jsonl", jsonl_bytes(judgments))},
         format="multipart",
     )
     assert response.status_code == 201, response.content
