@@ -306,6 +306,13 @@ def check_counts(slug: str, expected: dict[str, int]) -> bool:
 # --- main -------------------------------------------------------------------------------
 
 
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=10_000)
@@ -346,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     systems = system_names(args.systems)
     criteria = criterion_keys(args.criteria)
 
+    print(f"machine: {os.cpu_count()} CPUs, load average {_load()} (other work skews timings)")
     print(f"generating into {workdir} ...")
     started = time.perf_counter()
     spec = workdir / "spec.json"
@@ -432,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nscale: peak RSS {one.rows:,} rows {one.peak_rss_mb:.1f} MB  vs  "
                   f"{two.rows:,} rows {two.peak_rss_mb:.1f} MB  "
                   f"(ratio {two.peak_rss_mb / one.peak_rss_mb:.2f} for 2.00x rows)")
-        print(f"\nresult: {'all targets met' if all_ok else 'TARGET MISSED'}")
+        print(f"\nload average after the imports: {_load()}")
+        print(f"result: {'all targets met' if all_ok else 'TARGET MISSED'}")
         status = 0 if all_ok else 1
         return status
     finally:
