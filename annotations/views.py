@@ -53,7 +53,7 @@ def campaign_import_page(request: HttpRequest) -> HttpResponse:
                 created_by=request.user,
             )
         except ImportFailed as failure:
-            problems = [str(p) for p in failure.problems]
+            problems = failure.lines
         else:
             messages.success(request, f"Imported {result.outputs} outputs of {result.systems} "
                                       f"systems on {result.items} items.")
@@ -73,8 +73,8 @@ def ratings_import_page(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             result = ratings_import(campaign=campaign, stream=upload, name=upload.name)
         except ImportFailed as failure:
-            for problem in failure.problems:
-                messages.error(request, str(problem))
+            for line in failure.lines:
+                messages.error(request, line)
         else:
             messages.success(request, f"Imported {result.rows} rating values.")
     else:

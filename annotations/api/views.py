@@ -25,7 +25,7 @@ class IsStaff(permissions.BasePermission):
 
 
 def _problems_response(failure: ImportFailed) -> Response:
-    return Response({"errors": [str(p) for p in failure.problems]},
+    return Response({"errors": failure.lines},
                     status=status.HTTP_400_BAD_REQUEST)
 
 

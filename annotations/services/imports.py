@@ -7,8 +7,8 @@ transaction rolls back: the database is unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -16,6 +16,7 @@ from typing import IO, Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from annotations.models import (
     Campaign,
@@ -28,7 +29,13 @@ from annotations.models import (
     System,
 )
 
-from .bulk import BulkWriter, json_cell
+from .bulk import (
+    BatchFailed,
+    BulkWriter,
+    analyze_tables,
+    json_cell,
+    output_ids_by_external_id,
+)
 from .campaigns import campaign_create
 from .problems import ImportFailed, Problem, ProblemList, RowError
 from .readers import (
@@ -116,12 +123,12 @@ def _campaign_import(spec: CampaignSpec, spec_name: str, stream: IO[bytes], name
     loader = _OutputLoader(campaign, {c.key: c for c in criteria}, name, fmt == "csv")
     loader.systems.update(campaign.systems.values_list("name", "id"))
     problems = ProblemList()
-    for line, row in _rows(stream, name, fmt, problems):
-        loader.add(line, row, problems)
-        if problems.full:
-            break
-    if not problems:
-        loader.flush(problems)
+    try:
+        for line, row in _rows(stream, name, fmt, problems):
+            loader.add(line, row, problems)
+        loader.finish(problems)
+    finally:
+        loader.writer.close()
     if not problems and spec.baseline is not None:
         baseline_id = loader.systems.get(spec.baseline)
         if baseline_id is None:
@@ -136,9 +143,27 @@ def _campaign_import(spec: CampaignSpec, spec_name: str, stream: IO[bytes], name
                                 items=len(loader.items), outputs=loader.outputs_written)
 
 
-def _digest(values: tuple[Any, ...]) -> bytes:
-    text = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.blake2b(text.encode(), digest_size=12).digest()
+ITEM_FIELDS = ("input", "references", "label", "relevance", "gold_boxes", "group")
+
+
+def _field_hash(value: Any) -> int:
+    if value is None or isinstance(value, str | int | float):
+        return hash(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return hash(tuple(value))
+    return hash(json.dumps(value, sort_keys=True))
+
+
+def _signature(fields: tuple[Any, ...]) -> bytes:
+    """4 bytes per item field: enough to tell rows of one item apart and name the field."""
+    return struct.pack("6I", *(_field_hash(f) & 0xFFFFFFFF for f in fields))
+
+
+def _differing_field(a: bytes, b: bytes) -> str:
+    for index, name in enumerate(ITEM_FIELDS):
+        if a[4 * index:4 * index + 4] != b[4 * index:4 * index + 4]:
+            return name
+    return "item_id"
 
 
 _ITEM_COLUMNS = ("id", "campaign_id", "external_id", "input", "references", "label", "relevance",
@@ -157,8 +182,10 @@ class _OutputLoader:
     name: str
     from_csv: bool
     systems: dict[str, int] = field(default_factory=dict)
-    # external id -> (item pk, digest of the item fields, first line): one small entry per item.
+    # external id -> (item pk, item field signature, first line): one small entry per item.
     items: dict[str, tuple[int, bytes, int]] = field(default_factory=dict)
+    last_item: str | None = None
+    last_fields: tuple[Any, ...] = ()
     writer: BulkWriter = field(default_factory=BulkWriter)
     item_rows: list[tuple] = field(default_factory=list)
     output_rows: list[tuple] = field(default_factory=list)
@@ -185,15 +212,52 @@ class _OutputLoader:
                 self.flush(problems)
 
     def _add(self, line: int, row: dict[str, Any]) -> None:
+        fields = None if self.from_csv else _plain_output_fields(row)
+        if fields is None:
+            fields = self._checked_fields(row)
+        external_id, system_name, item_fields, output = fields
+        if external_id == self.last_item and item_fields == self.last_fields:
+            known = self.items[external_id]  # the common case: an item's rows are adjacent
+            signature = known[1]
+        else:
+            known = self.items.get(external_id)
+            signature = _signature(item_fields)
+        self.last_item, self.last_fields = external_id, item_fields
+        if known is None:
+            item_id = self.writer.allocate_id(Item)
+            self.items[external_id] = (item_id, signature, line)
+            self.item_rows.append((
+                item_id, self.campaign.pk, external_id, item_fields[0],
+                json_cell(item_fields[1]), json_cell(item_fields[2]), json_cell(item_fields[3]),
+                json_cell(item_fields[4]), item_fields[5], "{}",
+            ))
+        else:
+            item_id, first_signature, first_line = known
+            if signature != first_signature:
+                self.last_item = None
+                raise RowError(_differing_field(signature, first_signature),
+                               f"item {external_id!r} differs from its row on line {first_line}")
+        system_id = self.systems.get(system_name) or self.system_id(system_name)
+        key = (item_id, system_id)
+        if key in self.batch_keys:
+            raise RowError("system", f"duplicate output for item {external_id!r} and system "
+                                     f"{system_name!r}")
+        self.batch_keys.add(key)
+        self.output_rows.append((item_id, system_id, *output))
+        self.output_lines.append(line)
+
+    def _checked_fields(self, row: dict[str, Any]) -> _OutputFields:
+        """Every field validated, with a precise error for the first bad one."""
         csv = self.from_csv
         unknown = sorted(set(row) - OUTPUT_FIELDS)
         if unknown:
             raise RowError(unknown[0], 'unknown field (put extra data under "metadata")')
         external_id = as_text(row, "item_id", required=True)
         system_name = as_text(row, "system", required=True)
-        if len(system_name) > 200 or len(external_id) > 200:
-            raise RowError("system" if len(system_name) > 200 else "item_id", "longer than 200 "
-                           "characters")
+        for name, value in (("item_id", external_id), ("system", system_name),
+                            ("group", row.get("group"))):
+            if isinstance(value, str) and len(value) > 200:
+                raise RowError(name, "longer than 200 characters")
         if not any(f in row for f in ANSWER_FIELDS):
             raise RowError("output", "missing")
         text = as_text(row, "output")
@@ -224,30 +288,9 @@ class _OutputLoader:
             as_number(row, "latency_ms", minimum=0),
             as_int(row, "tokens"),
             json_cell(self._control(row)),
-            json_cell(metadata or {}),
+            json_cell(metadata) if metadata else "{}",
         )
-        digest = _digest(item_fields)
-        known = self.items.get(external_id)
-        if known is None:
-            item_id = self.writer.allocate_id(Item)
-            self.items[external_id] = (item_id, digest, line)
-            self.item_rows.append((
-                item_id, self.campaign.pk, external_id, item_fields[0],
-                json_cell(item_fields[1]), json_cell(item_fields[2]), json_cell(item_fields[3]),
-                json_cell(item_fields[4]), item_fields[5], "{}",
-            ))
-        else:
-            item_id, first_digest, first_line = known
-            if digest != first_digest:
-                raise RowError(_first_difference(row, first_line),
-                               f"item {external_id!r} differs from its row on line {first_line}")
-        system_id = self.system_id(system_name)
-        if (item_id, system_id) in self.batch_keys:
-            raise RowError("system", f"duplicate output for item {external_id!r} and system "
-                                     f"{system_name!r}")
-        self.batch_keys.add((item_id, system_id))
-        self.output_rows.append((item_id, system_id, *output))
-        self.output_lines.append(line)
+        return external_id, system_name, item_fields, output
 
     def _control(self, row: dict[str, Any]) -> dict[str, list[float]] | None:
         control = as_json(row, "control", from_csv=self.from_csv)
@@ -268,43 +311,83 @@ class _OutputLoader:
         return control
 
     def flush(self, problems: ProblemList) -> None:
-        """Write the pending batch; a duplicate found by the database becomes a line problem."""
-        try:
-            with transaction.atomic():
-                self.writer.insert(Item, _ITEM_COLUMNS, self.item_rows)
-                self.writer.insert(Output, _OUTPUT_COLUMNS, self.output_rows)
-        except IntegrityError:
-            problems.add(self._diagnose_duplicate())
-            return
-        self.outputs_written += len(self.output_rows)
+        """Hand the pending batch to the writer; a refused batch becomes a line problem."""
+        if self.output_rows:
+            batch = (self.output_rows, self.output_lines)
+            try:
+                self.writer.submit(batch, [(Item, _ITEM_COLUMNS, self.item_rows),
+                                           (Output, _OUTPUT_COLUMNS, self.output_rows)])
+            except BatchFailed as failure:
+                problems.add(self._diagnose(*failure.tag))
+            self.outputs_written += len(self.output_rows)
         self.discard()
 
-    def discard(self) -> None:
-        """Forget the pending batch (written, or not to be written)."""
-        self.item_rows.clear()
-        self.output_rows.clear()
-        self.output_lines.clear()
-        self.batch_keys.clear()
+    def finish(self, problems: ProblemList) -> None:
+        """Write what is pending and wait until the database has everything."""
+        if not problems:
+            self.flush(problems)
+        try:
+            self.writer.finish()
+        except BatchFailed as failure:
+            problems.add(self._diagnose(*failure.tag))
 
-    def _diagnose_duplicate(self) -> Problem:
-        pairs = {(i, s) for i, s, *_ in self.output_rows}
+    def discard(self) -> None:
+        """Start a new batch (the old lists now belong to the writer, or are dropped)."""
+        self.item_rows = []
+        self.output_rows = []
+        self.output_lines = []
+        self.batch_keys = set()
+
+    def _diagnose(self, rows: list[tuple], lines: list[int]) -> Problem:
         existing = set(
-            Output.objects.filter(item_id__in={i for i, _ in pairs})
+            Output.objects.filter(item_id__in={r[0] for r in rows})
             .values_list("item_id", "system_id")
         )
-        for (item_id, system_id, *_), line in zip(self.output_rows, self.output_lines, strict=True):
+        for (item_id, system_id, *_), line in zip(rows, lines, strict=True):
             if (item_id, system_id) in existing:
                 return Problem(self.name, line, "duplicate output for this item and system "
                                                 "(an earlier row has the same pair)",
                                field="system")
-        return Problem(self.name, self.output_lines[0], "the database refused this batch")
+        return Problem(self.name, lines[0], "the database refused this batch")
 
 
-def _first_difference(row: dict[str, Any], first_line: int) -> str:
-    for name in ("input", "references", "label", "relevance", "gold_boxes", "group"):
-        if name in row:
-            return name
-    return "item_id"
+# (item external id, system name, item fields in ITEM_FIELDS order, output columns)
+_OutputFields = tuple[str, str, tuple[Any, ...], tuple[Any, ...]]
+_PLAIN_FIELDS = frozenset({"item_id", "input", "references", "system", "output", "latency_ms",
+                           "tokens", "group"})
+_NO_ANSWER_EXTRAS = (None, None, None, None, None, None, None)  # logprobs … returns
+
+
+def _plain_output_fields(row: dict[str, Any]) -> _OutputFields | None:
+    """The fast path for a typical generation row, all fields well typed; None otherwise.
+
+    It accepts exactly what the checked path accepts for these fields and builds the same
+    values, so a row that fails here is re-read by the checked path for its error message.
+    """
+    if not row.keys() <= _PLAIN_FIELDS:
+        return None
+    get = row.get
+    external_id, system, text = get("item_id"), get("system"), get("output")
+    prompt, group, references = get("input", ""), get("group", ""), get("references", [])
+    latency, tokens = get("latency_ms"), get("tokens")
+    if not (type(external_id) is str and type(system) is str and type(text) is str
+            and type(prompt) is str and type(group) is str
+            and len(external_id) <= 200 and len(system) <= 200 and len(group) <= 200
+            and external_id.strip() and system.strip()):
+        return None
+    if type(references) is str:
+        references = [references]
+    elif type(references) is not list or any(type(r) is not str for r in references):
+        return None
+    if latency is not None and (type(latency) not in (int, float) or latency < 0):
+        return None
+    if tokens is not None and (type(tokens) is not int or tokens < 0):
+        return None
+    return (
+        external_id, system, (prompt, references, None, None, None, group),
+        (text, *_NO_ANSWER_EXTRAS, None if latency is None else float(latency), tokens, None,
+         "{}"),
+    )
 
 
 def _label(row: dict[str, Any], name: str, csv: bool) -> Any:
@@ -367,29 +450,30 @@ def ratings_import(*, campaign: Campaign, stream: IO[bytes], name: str,
     if campaign.kind == Campaign.Kind.PAIRWISE:
         raise ImportFailed([Problem(name, 1, "importing judgments into a pairwise campaign is "
                                              "not supported; import into a rating campaign")])
+    analyze_tables(Item, Output, Rating)
     with transaction.atomic():
         loader = _RatingLoader(campaign, name, resolved == "csv")
         problems = ProblemList()
-        for line, row in _rows(stream, name, resolved, problems):
-            loader.add(line, row, problems)
-            if problems.full:
-                break
-        loader.flush(problems)
+        try:
+            for line, row in _rows(stream, name, resolved, problems):
+                loader.add(line, row, problems)
+            loader.flush(problems)
+            try:
+                loader.writer.finish()
+            except BatchFailed as failure:
+                problems.add(loader.diagnose(*failure.tag))
+        finally:
+            loader.writer.close()
         problems.raise_if_any()
         return RatingsImportResult(campaign=campaign, rows=loader.rows_written,
                                    ratings_created=loader.ratings_created,
                                    raters_created=loader.raters_created)
 
 
-@dataclass
-class _ParsedRating:
-    line: int
-    external_id: str
-    system_id: int
-    username: str
-    criterion: Criterion
-    value: float
-    comment: str
+_RATING_COLUMNS = ("id", "rater_id", "output_id", "comment", "source", "choice", "key",
+                   "created_at", "updated_at")
+# (line, item external id, system id, rater username, criterion id, value, comment)
+_ParsedRating = tuple[int, str, int, str, int, float, str]
 
 
 @dataclass
@@ -403,6 +487,8 @@ class _RatingLoader:
     pending: list[_ParsedRating] = field(default_factory=list)
     users: dict[str, int] = field(default_factory=dict)
     members: set[int] = field(default_factory=set)
+    # (rater id, output id) -> rating id, for ratings this import created
+    created: dict[tuple[int, int], int] = field(default_factory=dict)
     rows_written: int = 0
     ratings_created: int = 0
     raters_created: int = 0
@@ -411,6 +497,8 @@ class _RatingLoader:
         self.criteria = {c.key: c for c in self.campaign.criteria.all()}
         self.systems = dict(self.campaign.systems.values_list("name", "id"))
         self.members = set(self.campaign.memberships.values_list("user_id", flat=True))
+        # With no earlier ratings every (rater, output) is new: no per-batch lookup needed.
+        self.had_ratings = Rating.objects.filter(output__item__campaign=self.campaign).exists()
 
     def add(self, line: int, row: dict[str, Any], problems: ProblemList) -> None:
         try:
@@ -422,9 +510,23 @@ class _RatingLoader:
             self.flush(problems)
 
     def _parse(self, line: int, row: dict[str, Any]) -> _ParsedRating:
-        unknown = sorted(set(row) - RATING_FIELDS)
-        if unknown:
-            raise RowError(unknown[0], "unknown field")
+        # Fast path for the common, well-formed JSONL row; anything else takes the full checks.
+        if len(row) == 5:
+            item, system, rater = row.get("item_id"), row.get("system"), row.get("rater")
+            key, value = row.get("criterion"), row.get("value")
+            if (type(item) is str and type(system) is str and type(rater) is str
+                    and type(key) is str and type(value) in (int, float)
+                    and item.strip() and rater.strip() and len(rater) <= 150):
+                criterion = self.criteria.get(key)
+                system_id = self.systems.get(system)
+                if (criterion is not None and system_id is not None
+                        and criterion.scale_min <= value <= criterion.scale_max):
+                    return (line, item, system_id, rater, criterion.pk, float(value), "")
+        return self._parse_checked(line, row)
+
+    def _parse_checked(self, line: int, row: dict[str, Any]) -> _ParsedRating:
+        if not row.keys() <= RATING_FIELDS:
+            raise RowError(sorted(set(row) - RATING_FIELDS)[0], "unknown field")
         external_id = as_text(row, "item_id", required=True)
         system = as_text(row, "system", required=True)
         username = as_text(row, "rater", required=True)
@@ -438,12 +540,13 @@ class _RatingLoader:
         if not criterion.accepts(value):
             raise RowError("value", f"{value:g} is outside the scale of {key!r} "
                                     f"({criterion.scale_min:g}–{criterion.scale_max:g})")
-        if system not in self.systems:
+        system_id = self.systems.get(system)
+        if system_id is None:
             raise RowError("system", f"unknown system {system!r}")
         if len(username) > 150:
             raise RowError("rater", "longer than 150 characters")
-        return _ParsedRating(line, external_id, self.systems[system], username, criterion, value,
-                             as_text(row, "comment"))
+        comment = as_text(row, "comment") if "comment" in row else ""
+        return (line, external_id, system_id, username, criterion.pk, value, comment)
 
     def flush(self, problems: ProblemList) -> None:
         batch, self.pending = self.pending, []
@@ -453,62 +556,63 @@ class _RatingLoader:
         outputs = self._outputs_for(batch, problems)
         if problems:
             return
-        self._ensure_raters({r.username for r in batch})
-        pairs = {(self.users[r.username], outputs[(r.external_id, r.system_id)]) for r in batch}
-        ratings = self._ratings_for(pairs, batch)
+        self._ensure_raters({r[3] for r in batch})
+        users = self.users
+        keys = [(users[r[3]], outputs[(r[1], r[2])]) for r in batch]
+        ratings, new_ratings = self._ratings_for(keys, batch)
         seen: set[tuple[int, int]] = set()
-        values: list[tuple] = []
-        lines: list[int] = []
-        for r in batch:
-            rating_id = ratings[(self.users[r.username], outputs[(r.external_id, r.system_id)])]
-            if (rating_id, r.criterion.pk) in seen:
-                problems.add(Problem(self.name, r.line, "duplicate rating: this rater already "
-                                     "rated this output on this criterion", field="value"))
+        values: list[tuple[int, int, float]] = []
+        for r, key in zip(batch, keys, strict=True):
+            pair = (ratings[key], r[4])
+            if pair in seen:
+                problems.add(self._duplicate(r[0]))
                 return
-            seen.add((rating_id, r.criterion.pk))
-            values.append((rating_id, r.criterion.pk, r.value))
-            lines.append(r.line)
+            seen.add(pair)
+            values.append((*pair, r[5]))
         try:
-            with transaction.atomic():
-                self.writer.insert(RatingValue, ("rating_id", "criterion_id", "value"), values)
-        except IntegrityError:
-            existing = set(RatingValue.objects.filter(rating_id__in={v[0] for v in values})
-                           .values_list("rating_id", "criterion_id"))
-            line = next((ln for v, ln in zip(values, lines, strict=True) if v[:2] in existing),
-                        lines[0])
-            problems.add(Problem(self.name, line, "duplicate rating: this rater already rated "
-                                 "this output on this criterion", field="value"))
+            self.writer.submit((values, [r[0] for r in batch]), [
+                (Rating, _RATING_COLUMNS, new_ratings),
+                (RatingValue, ("rating_id", "criterion_id", "value"), values),
+            ])
+        except BatchFailed as failure:
+            problems.add(self.diagnose(*failure.tag))
             return
         self.rows_written += len(values)
 
+    def diagnose(self, values: list[tuple[int, int, float]], lines: list[int]) -> Problem:
+        """Name the line of a batch the database refused: a rating value stored earlier."""
+        existing = set(RatingValue.objects.filter(rating_id__in={v[0] for v in values})
+                       .values_list("rating_id", "criterion_id"))
+        line = next((ln for v, ln in zip(values, lines, strict=True) if v[:2] in existing),
+                    lines[0])
+        return self._duplicate(line)
+
+    def _duplicate(self, line: int) -> Problem:
+        return Problem(self.name, line, "duplicate rating: this rater already rated this output "
+                                        "on this criterion", field="value")
+
     def _outputs_for(self, batch: list[_ParsedRating], problems: ProblemList
                      ) -> dict[tuple[str, int], int]:
-        external_ids = {r.external_id for r in batch}
-        known_items = set(Item.objects.filter(campaign=self.campaign,
-                                              external_id__in=external_ids)
-                          .values_list("external_id", flat=True))
-        outputs = {
-            (ext, system_id): pk
-            for ext, system_id, pk in Output.objects.filter(
-                item__campaign=self.campaign, item__external_id__in=external_ids
-            ).values_list("item__external_id", "system_id", "id")
-        }
+        external_ids = {r[1] for r in batch}
+        rows = output_ids_by_external_id(campaign=self.campaign, external_ids=external_ids)
+        outputs = {(ext, system_id): pk for ext, system_id, pk in rows if pk is not None}
+        known_items = {ext for ext, _, _ in rows}
         names = {v: k for k, v in self.systems.items()}
         for r in batch:
-            if r.external_id not in known_items:
-                problems.add(Problem(self.name, r.line, f"unknown item {r.external_id!r}",
-                                     field="item_id"))
-            elif (r.external_id, r.system_id) not in outputs:
-                problems.add(Problem(self.name, r.line, f"item {r.external_id!r} has no output "
-                                     f"from system {names[r.system_id]!r}", field="system"))
+            if r[1] not in known_items:
+                problems.add(Problem(self.name, r[0], f"unknown item {r[1]!r}", field="item_id"))
+            elif (r[1], r[2]) not in outputs:
+                problems.add(Problem(self.name, r[0], f"item {r[1]!r} has no output from "
+                                     f"system {names[r[2]]!r}", field="system"))
         return outputs
 
     def _ensure_raters(self, usernames: set[str]) -> None:
-        user_model = get_user_model()
         missing = usernames - self.users.keys()
-        if missing:
-            self.users.update(user_model.objects.filter(username__in=missing)
-                              .values_list("username", "id"))
+        if not missing:
+            return
+        user_model = get_user_model()
+        self.users.update(user_model.objects.filter(username__in=missing)
+                          .values_list("username", "id"))
         to_create = sorted(missing - self.users.keys())
         if to_create:
             unusable = make_password(None)
@@ -526,34 +630,30 @@ class _RatingLoader:
             )
             self.members |= new_members
 
-    def _ratings_for(self, pairs: set[tuple[int, int]], batch: list[_ParsedRating]
-                     ) -> dict[tuple[int, int], int]:
-        ratings = {
-            (rater_id, output_id): pk
+    def _ratings_for(self, keys: list[tuple[int, int]], batch: list[_ParsedRating]
+                     ) -> tuple[dict[tuple[int, int], int], list[tuple]]:
+        """Rating id per (rater, output), and the rows of the ratings to create for the rest.
+
+        Ids come from the sequence up front, so the new ratings go to the database in the same
+        background batch as their values.
+        """
+        ratings = self.created
+        wanted = set(keys) - ratings.keys()
+        if self.had_ratings and wanted:
             for rater_id, output_id, pk in Rating.objects.filter(
-                output_id__in={o for _, o in pairs}, rater_id__in={r for r, _ in pairs},
-                output_b__isnull=True,
-            ).values_list("rater_id", "output_id", "id")
-        }
-        comments = {}
-        for r in batch:
-            if r.comment:
-                comments[(self.users[r.username], r.external_id, r.system_id)] = r.comment
+                output_id__in={k[1] for k in wanted}, output_b__isnull=True,
+            ).order_by().values_list("rater_id", "output_id", "id"):
+                key = (rater_id, output_id)
+                if key in wanted:
+                    ratings[key] = pk
+                    wanted.discard(key)
+        comments = {key: r[6] for key, r in zip(keys, batch, strict=True) if r[6]}
+        now = timezone.now()
         rows = []
-        for pair in sorted(pairs - ratings.keys()):
+        for key in sorted(wanted):
             rating_id = self.writer.allocate_id(Rating)
-            ratings[pair] = rating_id
-            rows.append((rating_id, pair[0], pair[1], Rating.Source.IMPORT))
-        self.writer.insert(
-            Rating, ("id", "rater_id", "output_id", "source", "choice", "comment", "key",
-                     "created_at", "updated_at"),
-            [(*row, "", "", "", _now(), _now()) for row in rows],
-        )
+            ratings[key] = rating_id
+            rows.append((rating_id, *key, comments.get(key, ""), Rating.Source.IMPORT, "", "",
+                         now, now))
         self.ratings_created += len(rows)
-        return ratings
-
-
-def _now() -> Any:
-    from django.utils import timezone
-
-    return timezone.now()
+        return ratings, rows

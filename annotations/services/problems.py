@@ -24,12 +24,22 @@ class Problem:
 class ImportFailed(Exception):
     """Raised when an import has problems; nothing was written."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], omitted: int = 0) -> None:
         self.problems = problems
+        self.omitted = omitted
         super().__init__(str(problems[0]) if problems else "import failed")
 
+    @property
+    def lines(self) -> list[str]:
+        """One line per problem, then how many more there were past the cap."""
+        lines = [str(p) for p in self.problems]
+        if self.omitted:
+            lines.append(f"… and {self.omitted} more problems (the first {len(self.problems)} "
+                         "are shown); nothing was imported")
+        return lines
+
     def __str__(self) -> str:
-        return "\n".join(str(p) for p in self.problems)
+        return "\n".join(self.lines)
 
 
 class RowError(Exception):
@@ -50,10 +60,13 @@ class ProblemList:
     def __init__(self, cap: int = MAX_PROBLEMS) -> None:
         self.items: list[Problem] = []
         self.cap = cap
+        self.omitted = 0
 
     def add(self, problem: Problem) -> None:
         if len(self.items) < self.cap:
             self.items.append(problem)
+        else:
+            self.omitted += 1
 
     @property
     def full(self) -> bool:
@@ -64,4 +77,4 @@ class ProblemList:
 
     def raise_if_any(self) -> None:
         if self.items:
-            raise ImportFailed(list(self.items))
+            raise ImportFailed(list(self.items), self.omitted)

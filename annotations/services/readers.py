@@ -54,6 +54,10 @@ def _reject_constant(token: str) -> float:
     raise ValueError(f"{token} is not a number in JSON")
 
 
+# One decoder for every row: json.loads(..., parse_constant=...) would build one per call.
+_DECODE = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
 def iter_jsonl(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line, object) per non-blank line; raises StreamProblem on bad JSON or encoding."""
     seen = False
@@ -62,11 +66,14 @@ def iter_jsonl(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str, An
             continue
         seen = True
         try:
-            row = json.loads(text.rstrip("\r\n"), parse_constant=_reject_constant)
+            row = _DECODE(text.rstrip("\r\n"))
         except (json.JSONDecodeError, ValueError) as exc:
             detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             column = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
             raise _StreamProblem(Problem(name, number, f"invalid JSON: {detail}{column}")) from None
+        if "\\u0000" in text and "\x00" in json.dumps(row, ensure_ascii=False):
+            raise _StreamProblem(Problem(name, number, "contains \\u0000 (a NUL character), "
+                                                       "which text fields cannot store"))
         if not isinstance(row, dict):
             raise _StreamProblem(
                 Problem(name, number, f"expected a JSON object, got {type(row).__name__}")
@@ -202,7 +209,7 @@ def as_json(row: dict[str, Any], field: str, *, from_csv: bool) -> Any:
     if from_csv and isinstance(value, str):
         stripped = value.strip()
         try:
-            return json.loads(stripped, parse_constant=_reject_constant)
+            return _DECODE(stripped)
         except (json.JSONDecodeError, ValueError):
             if stripped[:1] in "[{":
                 raise RowError(field, "invalid JSON in CSV cell") from None

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from annotations.models import Criterion, Output, Rating, RatingValue
 from tests.annotations.factories import (
     CriterionFactory,
+    ItemFactory,
     OutputFactory,
     RatingFactory,
     RatingValueFactory,
@@ -71,3 +72,38 @@ def test_nan_is_never_a_score():
     rating = RatingFactory(output__item__campaign=criterion.campaign)
     with pytest.raises(IntegrityError), transaction.atomic():
         RatingValue.objects.create(rating=rating, criterion=criterion, value=float("nan"))
+
+
+def test_a_value_of_a_missing_rating_is_refused_by_the_database():
+    criterion = CriterionFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RatingValue.objects.create(rating_id=987654321, criterion=criterion, value=3)
+
+
+def test_a_value_of_a_missing_criterion_is_refused_by_the_database():
+    rating = RatingFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RatingValue.objects.create(rating=rating, criterion_id=987654321, value=3)
+
+
+def test_deleting_a_rating_deletes_its_values():
+    value = RatingValueFactory()
+    value.rating.delete()
+    assert not RatingValue.objects.filter(pk=value.pk).exists()
+
+
+def test_an_output_needs_its_item_and_system_in_one_campaign():
+    output = OutputFactory()
+    other_campaign_item = ItemFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Output.objects.create(item=other_campaign_item, system=output.system, text="x")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Output.objects.create(item_id=987654321, system=output.system, text="x")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Output.objects.filter(pk=output.pk).update(system_id=987654321)
+
+
+def test_deleting_an_item_deletes_its_outputs():
+    output = OutputFactory()
+    output.item.delete()
+    assert not Output.objects.filter(pk=output.pk).exists()

@@ -13,6 +13,8 @@ from metrics.services.exports import report_csv_write, report_json_write, report
 
 
 class Command(BaseCommand):
+    # A data command: skip the system checks (they import every view, ~2 s per run).
+    requires_system_checks: list[str] = []
     help = "Write the campaign's report (json), long ratings table (csv) or spreadsheet (xlsx)."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -120,6 +120,9 @@ BAD_OUTPUTS = [
     pytest.param(rows_with(1, input="other question"),
                  'outputs.jsonl:2: field "input": item \'q1\' differs from its row on line 1',
                  id="item-rows-disagree"),
+    pytest.param(rows_with(1, references=["another answer"]),
+                 'outputs.jsonl:2: field "references": item \'q1\' differs from its row on line 1',
+                 id="item-references-disagree"),
     pytest.param(rows_with(0, colour="red"),
                  'outputs.jsonl:1: field "colour": unknown field (put extra data under '
                  '"metadata")', id="unknown-field"),
@@ -281,3 +284,24 @@ def test_many_batches_import_completely(bundle, monkeypatch):
     result = run_import(spec_path, outputs_path)
     assert result.outputs == Output.objects.count() == 150
     assert Item.objects.count() == 50
+
+
+def test_text_with_tabs_backslashes_newlines_and_unicode_is_stored_exactly(bundle):
+    hostile = 'tab\there \\N back\\slash\nnew line\r\n "quotes" <script>alert(1)</script> 日本語 🙂'
+    rows = output_rows(items=1)
+    rows[0] = {**rows[0], "output": hostile, "input": hostile, "references": [hostile]}
+    rows[1] = {**rows[1], "input": hostile, "references": [hostile]}
+    spec_path, outputs_path = bundle(rows=rows)
+    run_import(spec_path, outputs_path)
+    output = Output.objects.get(system__name="base")
+    assert output.text == hostile
+    assert output.item.input == hostile and output.item.references == [hostile]
+
+
+def test_a_nul_character_is_refused_with_its_line(bundle):
+    rows: list[Any] = output_rows(items=2)
+    rows[2] = json.dumps({**rows[2], "output": "bad\u0000byte"})
+    spec_path, outputs_path = bundle(rows=rows)
+    with pytest.raises(ImportFailed) as failure:
+        run_import(spec_path, outputs_path)
+    assert str(failure.value.problems[0]).startswith("outputs.jsonl:3: contains \\u0000")
