@@ -38,9 +38,9 @@ CREATE TRIGGER output_integrity_update AFTER UPDATE ON annotations_output
 CREATE OR REPLACE FUNCTION annotations_ratingvalue_integrity() RETURNS trigger AS $$
 DECLARE bad record;
 BEGIN
-  SELECT n.rating_id INTO bad
-    FROM new_rows n LEFT JOIN annotations_rating r ON r.id = n.rating_id
-   WHERE r.id IS NULL LIMIT 1;
+  SELECT n.rating_id INTO bad FROM new_rows n
+   WHERE NOT EXISTS (SELECT 1 FROM annotations_rating r WHERE r.id = n.rating_id)
+   LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'rating % does not exist', bad.rating_id
       USING ERRCODE = 'foreign_key_violation';
