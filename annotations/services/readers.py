@@ -58,6 +58,16 @@ def _reject_constant(token: str) -> float:
 _DECODE = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def iter_jsonl(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line, object) per non-blank line; raises StreamProblem on bad JSON or encoding."""
     seen = False
@@ -71,7 +81,7 @@ def iter_jsonl(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str, An
             detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             column = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
             raise _StreamProblem(Problem(name, number, f"invalid JSON: {detail}{column}")) from None
-        if "\\u0000" in text and "\x00" in json.dumps(row, ensure_ascii=False):
+        if "\\u0000" in text and _has_nul(row):
             raise _StreamProblem(Problem(name, number, "contains \\u0000 (a NUL character), "
                                                        "which text fields cannot store"))
         if not isinstance(row, dict):

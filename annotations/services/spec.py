@@ -136,8 +136,8 @@ def spec_validate(data: Any, name: str, line_of: dict[str, int] | None = None) -
     for key in sorted(set(data) - SPEC_FIELDS):
         problem(key, "unknown field")
 
-    spec_name = _string(data, "name", problem, required=True)
-    slug = _string(data, "slug", problem, required=True)
+    spec_name = _string(data, "name", problem, required=True, max_length=200)
+    slug = _string(data, "slug", problem, required=True, max_length=100)
     if slug and not SLUG_RE.match(slug):
         problem("slug", "use letters, digits, '-' or '_' only")
     elif slug in RESERVED_SLUGS:
@@ -195,7 +195,8 @@ def spec_validate(data: Any, name: str, line_of: dict[str, int] | None = None) -
     )
 
 
-def _string(data: dict[str, Any], key: str, problem: Any, *, required: bool = False) -> str | None:
+def _string(data: dict[str, Any], key: str, problem: Any, *, required: bool = False,
+            max_length: int | None = None) -> str | None:
     value = data.get(key)
     if value is None:
         if required:
@@ -206,6 +207,9 @@ def _string(data: dict[str, Any], key: str, problem: Any, *, required: bool = Fa
         return None
     if required and not value.strip():
         problem(key, "is empty")
+        return None
+    if max_length is not None and len(value) > max_length:
+        problem(key, f"longer than {max_length} characters")
         return None
     return value
 
@@ -227,8 +231,9 @@ def _criteria(raw: Any, problem: Any) -> list[CriterionSpec]:
         for key in sorted(set(entry) - CRITERION_FIELDS):
             problem(f"{path}.{key}", "unknown field")
         key = entry.get("key")
-        if not isinstance(key, str) or not SLUG_RE.match(key):
-            problem(f"{path}.key", "missing or not a slug (letters, digits, '-', '_')")
+        if not isinstance(key, str) or not SLUG_RE.match(key) or len(key) > 64:
+            problem(f"{path}.key", "missing, longer than 64 characters, or not a slug "
+                                   "(letters, digits, '-', '_')")
             continue
         if key in seen:
             problem(f"{path}.key", f"duplicate criterion {key!r}")
@@ -256,8 +261,8 @@ def _criteria(raw: Any, problem: Any) -> list[CriterionSpec]:
             problem(f"{path}.labels", "expected an object of value → label text")
             labels = {}
         label = entry.get("label", key)
-        if not isinstance(label, str):
-            problem(f"{path}.label", "expected a string")
+        if not isinstance(label, str) or len(label) > 200:
+            problem(f"{path}.label", "expected a string of at most 200 characters")
             label = key
         help_text = entry.get("help_text", entry.get("help", ""))
         required = entry.get("required", True)
@@ -281,8 +286,9 @@ def _systems(raw: Any, problem: Any) -> list[SystemSpec]:
         path = f"systems[{index}]"
         if isinstance(entry, str):
             entry = {"name": entry}
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            problem(path, "expected an object with a name")
+        if (not isinstance(entry, dict) or not isinstance(entry.get("name"), str)
+                or not entry["name"].strip() or len(entry["name"]) > 200):
+            problem(path, "expected an object with a name of 1 to 200 characters")
             continue
         for key in sorted(set(entry) - SYSTEM_FIELDS):
             problem(f"{path}.{key}", "unknown field")

@@ -170,6 +170,30 @@ def paired_difference_test(a: np.ndarray, b: np.ndarray) -> PairedTest:
     return PairedTest(delta, p_value, n, "wilcoxon", None)
 
 
+def unpaired_difference_test(a: np.ndarray, b: np.ndarray) -> PairedTest:
+    """Difference of means mean(a) - mean(b) and the two-sided Mann–Whitney U p-value.
+
+    For systems judged on different inputs, where no pairing exists (scipy.stats.mannwhitneyu,
+    its default method: exact for small untied samples, else the normal approximation).
+    Missing data: non-finite values are dropped. p None when either side has fewer than 2
+    values or all values are equal.
+    """
+    a_arr = np.asarray(a, dtype=np.float64)
+    b_arr = np.asarray(b, dtype=np.float64)
+    a_arr, b_arr = a_arr[np.isfinite(a_arr)], b_arr[np.isfinite(b_arr)]
+    n = int(min(a_arr.size, b_arr.size))
+    test = "mann-whitney"
+    if a_arr.size == 0 or b_arr.size == 0:
+        return PairedTest(None, None, n, test, "no values on one side")
+    delta = float(a_arr.mean() - b_arr.mean())
+    if n < 2:
+        return PairedTest(delta, None, n, test, "fewer than two values on one side; no test")
+    if np.ptp(np.concatenate([a_arr, b_arr])) == 0:
+        return PairedTest(delta, None, n, test, "all values are equal; no test")
+    p_value = float(stats.mannwhitneyu(a_arr, b_arr, alternative="two-sided").pvalue)
+    return PairedTest(delta, p_value, n, test, None)
+
+
 def wilcoxon_method(diff: np.ndarray) -> str:
     """"exact" for n ≤ 50 untied, non-zero differences; "approx" otherwise (as R does)."""
     magnitudes = np.abs(diff)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,12 @@ from django.utils import timezone
 
 from annotations.models import Campaign, Criterion, System
 from metrics.compute.agreement import krippendorff_alpha, rater_agreement
-from metrics.compute.scores import bootstrap_mean_ci, paired_difference_test, z_normalize
+from metrics.compute.scores import (
+    bootstrap_mean_ci,
+    paired_difference_test,
+    unpaired_difference_test,
+    z_normalize,
+)
 from metrics.selectors import (
     RatingTable,
     corpus_metric_values,
@@ -64,7 +70,7 @@ def report_build(*, campaign: Campaign, now: datetime | None = None,
                     )
         alpha = krippendorff_alpha(
             part.output, part.value, criterion.level, n_boot=n_resamples,
-            rng=np.random.default_rng([seed, criterion.pk]),
+            rng=np.random.default_rng([seed, _stable(criterion.key)]),
         )
         agreement[criterion.key] = _without_none_reason({
             "krippendorff_alpha": alpha.alpha, "level": alpha.level, "units": alpha.units,
@@ -92,6 +98,11 @@ def report_build(*, campaign: Campaign, now: datetime | None = None,
     }
 
 
+def _stable(text: str) -> int:
+    """A seed part from a name, so the same data reproduces in any database (not from pks)."""
+    return zlib.crc32(text.encode("utf-8"))
+
+
 def _subset(table: RatingTable, mask: np.ndarray) -> RatingTable:
     return RatingTable(rater=table.rater[mask], output=table.output[mask], item=table.item[mask],
                        system=table.system[mask], criterion=table.criterion[mask],
@@ -103,7 +114,7 @@ def _criterion_summary(part: RatingTable, z: np.ndarray, system: System, criteri
     mask = part.system == system.pk
     summary = bootstrap_mean_ci(
         part.value[mask], part.output[mask], n_resamples=n_resamples,
-        rng=np.random.default_rng([seed, criterion.pk, system.pk]),
+        rng=np.random.default_rng([seed, _stable(criterion.key), _stable(system.name)]),
     )
     z_system = z[mask]
     finite = z_system[np.isfinite(z_system)]
@@ -126,15 +137,25 @@ def _item_means(part: RatingTable, system_id: int) -> dict[int, float]:
 
 
 def _delta(part: RatingTable, system_id: int, baseline_id: int) -> dict[str, Any]:
-    """Paired by item: each item's mean score for the system minus the baseline's."""
+    """Paired by item (each item's mean for the system minus the baseline's); when the two
+    systems share fewer than two rated items, unpaired over per-output means instead."""
     ours = _item_means(part, system_id)
     theirs = _item_means(part, baseline_id)
     common = sorted(ours.keys() & theirs.keys())
-    result = paired_difference_test(np.array([ours[i] for i in common], dtype=float),
-                                    np.array([theirs[i] for i in common], dtype=float))
+    if len(common) >= 2:
+        result = paired_difference_test(np.array([ours[i] for i in common], dtype=float),
+                                        np.array([theirs[i] for i in common], dtype=float))
+        return _without_none_reason({"delta": result.delta, "p_value": result.p_value,
+                                     "n_items": result.n, "test": result.test,
+                                     "reason": result.reason})
+    result = unpaired_difference_test(np.array(list(ours.values()), dtype=float),
+                                      np.array(list(theirs.values()), dtype=float))
+    reason = "systems share fewer than two rated items; unpaired comparison of item means"
     return _without_none_reason({"delta": result.delta, "p_value": result.p_value,
-                                 "n_items": result.n, "test": result.test,
-                                 "reason": result.reason})
+                                 "n_items": 0, "n_system": len(ours), "n_baseline": len(theirs),
+                                 "test": result.test,
+                                 "reason": f"{reason}; {result.reason}" if result.reason
+                                 else reason})
 
 
 def _raters(table: RatingTable, per_rater: dict[int, list[float]]) -> list[dict[str, Any]]:

@@ -29,7 +29,10 @@ class Command(BaseCommand):
             sys.exit(2)
         out: Path = options["out"]
         fmt: str = options["format"]
-        if str(out) == "-" and fmt != "xlsx":
+        if str(out) == "-" and fmt == "xlsx":
+            self.stderr.write("--out -: a spreadsheet cannot go to stdout; give a file path")
+            sys.exit(2)
+        if str(out) == "-":
             writer = report_json_write if fmt == "json" else report_csv_write
             writer(campaign=campaign, stream=sys.stdout)
             return

@@ -305,3 +305,41 @@ def test_a_nul_character_is_refused_with_its_line(bundle):
     with pytest.raises(ImportFailed) as failure:
         run_import(spec_path, outputs_path)
     assert str(failure.value.problems[0]).startswith("outputs.jsonl:3: contains \\u0000")
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    pytest.param(spec_with(name="n" * 201),
+                 'spec.json:1: field "name": longer than 200 characters', id="long-name"),
+    pytest.param(spec_with(slug="s" * 101),
+                 'spec.json:1: field "slug": longer than 100 characters', id="long-slug"),
+    pytest.param(spec_with(criteria=[{"key": "k" * 65, "min": 1, "max": 5}]),
+                 'spec.json:1: field "criteria[0].key": missing, longer than 64 characters, or '
+                 "not a slug (letters, digits, '-', '_')", id="long-key"),
+    pytest.param(spec_with(criteria=[{"key": "k", "label": "l" * 201, "min": 1, "max": 5}]),
+                 'spec.json:1: field "criteria[0].label": expected a string of at most 200 '
+                 "characters", id="long-label"),
+])
+def test_too_long_spec_fields_are_one_line_problems(bundle, spec, message):
+    spec_path, outputs_path = bundle(spec=spec)
+    before = row_counts()
+    with pytest.raises(ImportFailed) as failure:
+        run_import(spec_path, outputs_path)
+    assert str(failure.value.problems[0]) == message
+    assert row_counts() == before
+
+
+def test_a_too_long_group_is_a_one_line_problem(bundle):
+    spec_path, outputs_path = bundle(rows=rows_with(0, group="g" * 201, metadata={"x": 1}))
+    with pytest.raises(ImportFailed) as failure:
+        run_import(spec_path, outputs_path)
+    assert str(failure.value.problems[0]) == \
+        'outputs.jsonl:1: field "group": longer than 200 characters'
+
+
+def test_problems_past_the_cap_are_counted(bundle):
+    rows = [{**row, "latency_ms": "slow"} for row in output_rows(items=15)]
+    spec_path, outputs_path = bundle(rows=rows)
+    with pytest.raises(ImportFailed) as failure:
+        run_import(spec_path, outputs_path)
+    assert len(failure.value.problems) == 20
+    assert failure.value.lines[-1].startswith("… and 10 more problems")

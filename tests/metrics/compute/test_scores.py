@@ -11,6 +11,7 @@ from metrics.compute.scores import (
     bootstrap_mean_ci,
     correlations,
     paired_difference_test,
+    unpaired_difference_test,
     z_normalize,
 )
 
@@ -254,3 +255,23 @@ def test_correlations_undefined(x: list[float], y: list[float], n: int, reason: 
     result = correlations(np.array(x), np.array(y))
     assert (result.pearson, result.spearman, result.kendall) == (None, None, None)
     assert (result.n, result.reason) == (n, reason)
+
+
+def test_unpaired_difference_test_matches_scipy_mannwhitneyu() -> None:
+    rng = np.random.default_rng(5)
+    a = rng.integers(1, 6, 30).astype(float)
+    b = rng.integers(1, 6, 25).astype(float) - 0.5
+    result = unpaired_difference_test(a, b)
+    assert result.delta == pytest.approx(a.mean() - b.mean())
+    assert result.p_value == pytest.approx(
+        stats.mannwhitneyu(a, b, alternative="two-sided").pvalue, rel=1e-12)
+    assert (result.n, result.test, result.reason) == (25, "mann-whitney", None)
+
+
+@pytest.mark.parametrize(("a", "b", "reason"), [
+    ([], [1.0, 2.0], "no values on one side"),
+    ([1.0], [1.0, 2.0], "fewer than two values on one side; no test"),
+    ([2.0, 2.0], [2.0, 2.0, 2.0], "all values are equal; no test"),
+])
+def test_unpaired_difference_test_undefined_cases(a, b, reason) -> None:
+    assert unpaired_difference_test(np.array(a), np.array(b)).reason == reason

@@ -162,3 +162,33 @@ def test_system_without_ratings_has_null_mean_with_reason(db):
     ft2 = next(s for s in report["systems"] if s["name"] == "ft2")
     assert ft2["criteria"]["fluency"]["mean"] is None
     assert ft2["criteria"]["fluency"]["n"] == 0 and ft2["criteria"]["fluency"]["reason"]
+
+
+def test_systems_on_disjoint_items_get_an_unpaired_mann_whitney(db):
+    # given the baseline rated only on even items and "ft" only on odd ones
+    campaign, rows = make_campaign(np.random.default_rng(11), items=12, missing=0.0)
+    from annotations.models import RatingValue
+
+    RatingValue.objects.filter(rating__output__system__name="base",
+                               rating__output__item__external_id__regex=r"[13579]$").delete()
+    RatingValue.objects.filter(rating__output__system__name="ft",
+                               rating__output__item__external_id__regex=r"[02468]$").delete()
+    kept = [r for r in rows if not (
+        (r["system"] == "base" and int(r["item_id"][1:]) % 2 == 1)
+        or (r["system"] == "ft" and int(r["item_id"][1:]) % 2 == 0))]
+    report = report_build(campaign=campaign, n_resamples=0)
+
+    def item_means(name: str) -> list[float]:
+        by_item: dict[str, list[int]] = {}
+        for r in kept:
+            if r["system"] == name and r["criterion"] == "fluency":
+                by_item.setdefault(r["item_id"], []).append(r["value"])
+        return [float(np.mean(v)) for v in by_item.values()]
+
+    ft, base = item_means("ft"), item_means("base")
+    entry = next(s for s in report["systems"] if s["name"] == "ft")["delta_vs_baseline"]["fluency"]
+    assert entry["test"] == "mann-whitney" and entry["n_items"] == 0
+    assert entry["delta"] == pytest.approx(np.mean(ft) - np.mean(base), abs=1e-12)
+    assert entry["p_value"] == pytest.approx(
+        stats.mannwhitneyu(ft, base, alternative="two-sided").pvalue, abs=1e-12)
+    assert "unpaired" in entry["reason"]
