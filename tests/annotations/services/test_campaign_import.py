@@ -343,3 +343,21 @@ def test_problems_past_the_cap_are_counted(bundle):
         run_import(spec_path, outputs_path)
     assert len(failure.value.problems) == 20
     assert failure.value.lines[-1].startswith("… and 10 more problems")
+
+
+def test_an_unpaired_surrogate_is_refused_with_its_line(bundle):
+    rows: list[Any] = output_rows(items=1)
+    rows[1] = json.dumps(rows[1]).replace('"ft says 1"', '"ft \\ud800 says"')
+    spec_path, outputs_path = bundle(rows=rows)
+    with pytest.raises(ImportFailed) as failure:
+        run_import(spec_path, outputs_path)
+    assert str(failure.value.problems[0]).startswith(
+        "outputs.jsonl:2: contains an unpaired surrogate escape")
+
+
+def test_integers_beyond_64_bits_are_still_read(bundle):
+    rows: list[Any] = output_rows(items=1)
+    rows[0] = {**rows[0], "metadata": {"seed": 2**70}}
+    spec_path, outputs_path = bundle(rows=rows)
+    run_import(spec_path, outputs_path)
+    assert Output.objects.get(system__name="base").metadata == {"seed": 2**70}
