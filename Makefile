@@ -5,8 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 DEMO_ADDR ?= 127.0.0.1:8000
+# METEOR's WordNet, built offline from Debian's wordnet-base (no NLTK downloader).
+NLTK_DATA ?= $(CURDIR)/.venv/nltk_data
+export NLTK_DATA
+DEBIAN_PACKAGES := docker-compose wordnet-base wordnet-sense-index
 
-.PHONY: install system-deps demo test test-sqlite test-postgres lint bench-import clean
+.PHONY: install system-deps wordnet demo test test-sqlite test-postgres lint bench-import clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,15 +20,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the tests use (docker-compose validates docker-compose.yml; no engine needed).
+# Debian packages the project uses: docker-compose (validates docker-compose.yml; no engine
+# needed) and WordNet for METEOR. Installed when missing and we are root.
 system-deps:
-	@if ! command -v docker-compose >/dev/null 2>&1; then \
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
-	  else echo "note: docker-compose not installed (apt-get install docker-compose); its test will skip"; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: missing Debian packages:$$missing (apt-get install them); their tests skip"; fi; \
 	fi
 
+wordnet: install system-deps
+	@if [ -d /usr/share/wordnet ]; then $(BIN)/python -m metrics.wordnet $(NLTK_DATA) >/dev/null; fi
+
 demo: install
+	-@$(MAKE) --no-print-directory wordnet
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo ""
@@ -46,7 +57,7 @@ test-postgres: install
 	  DATABASE_URL="$(PG_URL)" $(BIN)/pytest -q -p no:cacheprovider; \
 	else echo "note: PostgreSQL not reachable at $(PG_URL); PostgreSQL pass skipped"; fi
 
-test: install system-deps lint test-sqlite test-postgres
+test: install system-deps wordnet lint test-sqlite test-postgres
 
 bench-import: install
 	$(BIN)/python bench/import_bench.py

@@ -1,0 +1,43 @@
+"""The default registry holding every built-in metric (DESIGN.md §4 names)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from metrics.compute.automatic import (
+    boxes,
+    classification,
+    finance,
+    generation,
+    multilabel,
+    operational,
+    ranking,
+    regression,
+)
+from metrics.compute.automatic.base import (
+    MetricOptions,
+    MetricRegistry,
+    MetricResult,
+    MetricSpec,
+    OutputRecord,
+)
+
+BUILTIN_SPECS: tuple[MetricSpec, ...] = (
+    *generation.SPECS, *classification.SPECS, *regression.SPECS, *multilabel.SPECS,
+    *ranking.SPECS, *boxes.SPECS, *finance.SPECS, *operational.SPECS,
+)
+
+REGISTRY = MetricRegistry(BUILTIN_SPECS)
+
+
+def metric_get(name: str, registry: MetricRegistry | None = None) -> MetricSpec:
+    """The spec registered as `name` (built-in, `ndcg@K` or custom); KeyError if unknown."""
+    return (REGISTRY if registry is None else registry).get(name)
+
+
+def metric_compute(
+    name: str, records: Sequence[OutputRecord], options: MetricOptions | None = None,
+    registry: MetricRegistry | None = None,
+) -> MetricResult:
+    """Compute metric `name` over one system's records."""
+    return metric_get(name, registry).compute(records, options)
