@@ -10,12 +10,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONPATH=/app \
     DJANGO_SETTINGS_MODULE=evalproject.settings.production \
-    WEB_CONCURRENCY=3
+    WEB_CONCURRENCY=3 \
+    NLTK_DATA=/app/nltk_data
 
 # wordnet-base: WordNet data for METEOR's synonym matching (DESIGN.md section 2), so no
 # corpus is downloaded at run time.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends wordnet-base \
+    && apt-get install -y --no-install-recommends wordnet-base wordnet-sense-index \
     && rm -rf /var/lib/apt/lists/*
 
 # Unprivileged runtime user; the code stays owned by root, so the app cannot rewrite it.
@@ -38,7 +39,8 @@ RUN mkdir -p evalproject annotations metrics \
 # BASE_DIR finds templates/ and static/ next to manage.py.
 COPY . .
 RUN pip install --no-deps . \
-    && rm -rf build ./*.egg-info
+    && rm -rf build ./*.egg-info \
+    && python -m metrics.wordnet /app/nltk_data
 
 # Static files are collected at build time. The key below exists only for this one step
 # (collectstatic needs settings to load); it is not in the image's environment, and the

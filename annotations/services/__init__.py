@@ -1,13 +1,18 @@
 """Write operations for campaigns, imports and ratings (re-exported here)."""
 
+from .assignments import assignment_claim_next, rater_create
 from .imports import CampaignImportResult, RatingsImportResult, campaign_import, ratings_import
 from .problems import ImportFailed, Problem
+from .ratings import rating_submit
 
 __all__ = [
     "CampaignImportResult",
     "ImportFailed",
     "Problem",
     "RatingsImportResult",
+    "assignment_claim_next",
     "campaign_import",
+    "rater_create",
+    "rating_submit",
     "ratings_import",
 ]
