@@ -1,0 +1,173 @@
+"""The rater flow API (DESIGN.md §4): next assignment, rating submission, progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.models import Rating
+from annotations.services.assignments import (
+    assignment_claim_next,
+    assignment_get_for_rater,
+    campaign_get_for_progress,
+    campaign_get_for_rater,
+    campaign_progress_get,
+)
+from annotations.services.ratings import rating_scores, rating_submit
+
+
+def _field_errors(error: ValidationError) -> dict[str, Any]:
+    """`scores.fluency` style keys from the service become nested field errors."""
+    nested: dict[str, Any] = {}
+    for field, messages in error.message_dict.items():
+        head, _, tail = field.partition(".")
+        if tail:
+            nested.setdefault(head, {})[tail] = messages
+        else:
+            nested[head] = messages
+    return nested
+
+
+class CampaignNextApi(APIView):
+    """GET: the rater's current assignment, or the next one claimed for them; 204 when done."""
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "RaterNextOutput"
+
+        class TextSerializer(serializers.Serializer):
+            # Only id and text: system identity is never shown to raters.
+            id = serializers.IntegerField()
+            text = serializers.CharField()
+
+        class CriterionSerializer(serializers.Serializer):
+            key = serializers.CharField()
+            label = serializers.CharField()
+            help_text = serializers.CharField()
+            min = serializers.FloatField(source="scale_min")
+            max = serializers.FloatField(source="scale_max")
+            labels = serializers.JSONField(source="scale_labels")
+            required = serializers.BooleanField()
+
+        assignment = serializers.IntegerField(source="pk")
+        kind = serializers.CharField(source="campaign.kind")
+        outputs = serializers.SerializerMethodField()
+        input = serializers.CharField(source="output.item.input")
+        references = serializers.SerializerMethodField()
+        criteria = CriterionSerializer(source="campaign.criteria.all", many=True)
+        lease_expires_at = serializers.DateTimeField()
+
+        def get_outputs(self, assignment: Any) -> list[dict[str, Any]]:
+            shown = [assignment.output] + ([assignment.output_b] if assignment.output_b_id else [])
+            return self.TextSerializer(shown, many=True).data
+
+        def get_references(self, assignment: Any) -> list[Any]:
+            if not (assignment.campaign.options or {}).get("show_references", True):
+                return []
+            return assignment.output.item.references or []
+
+    @extend_schema(responses={200: OutputSerializer, 204: None})
+    def get(self, request: Request, slug: str) -> Response:
+        campaign = campaign_get_for_rater(user=request.user, slug=slug)
+        assignment = assignment_claim_next(campaign=campaign, rater=request.user)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        assignment.campaign = campaign
+        return Response(self.OutputSerializer(assignment).data)
+
+
+class RatingSubmitApi(APIView):
+    """POST: rate your own assignment; 201 new, 200 on a replayed key, 400 on bad values."""
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "RatingSubmitInput"
+
+        scores = serializers.DictField(child=serializers.JSONField(), required=False,
+                                       default=dict)
+        satisfaction = serializers.FloatField(required=False, allow_null=True, default=None)
+        comment = serializers.CharField(required=False, allow_blank=True, default="",
+                                        max_length=10000, trim_whitespace=False)
+        key = serializers.CharField(max_length=100)
+        choice = serializers.ChoiceField(choices=Rating.Choice.values, required=False,
+                                         allow_null=True, default=None)
+        time_spent_ms = serializers.IntegerField(required=False, allow_null=True,
+                                                 min_value=0, default=None)
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "RatingSubmitOutput"
+
+        rating = serializers.IntegerField(source="pk")
+        assignment = serializers.IntegerField(source="assignment_id")
+        scores = serializers.SerializerMethodField()
+        choice = serializers.CharField()
+        comment = serializers.CharField()
+        key = serializers.CharField()
+        time_spent_ms = serializers.IntegerField(allow_null=True)
+        created_at = serializers.DateTimeField()
+        updated_at = serializers.DateTimeField()
+
+        def get_scores(self, rating: Any) -> dict[str, float]:
+            return rating_scores(rating=rating)
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer,
+                                                       201: OutputSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        assignment = assignment_get_for_rater(user=request.user, pk=pk)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            rating, created = rating_submit(assignment=assignment, rater=request.user,
+                                            source=Rating.Source.API,
+                                            **serializer.validated_data)
+        except ValidationError as error:
+            return Response(_field_errors(error), status=status.HTTP_400_BAD_REQUEST)
+        return Response(self.OutputSerializer(rating).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class CampaignProgressApi(APIView):
+    """GET: your own progress; campaign admins and staff also get every rater and system."""
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "CampaignProgressOutput"
+
+        class RaterSerializer(serializers.Serializer):
+            rater = serializers.CharField()
+            done = serializers.IntegerField()
+            assigned = serializers.IntegerField()
+            total = serializers.IntegerField()
+
+        class SystemSerializer(serializers.Serializer):
+            name = serializers.CharField()
+            outputs = serializers.IntegerField()
+            submitted = serializers.IntegerField()
+            assigned = serializers.IntegerField()
+            coverage = serializers.FloatField()
+
+        campaign = serializers.CharField()
+        status = serializers.CharField()
+        units = serializers.IntegerField()
+        total = serializers.IntegerField()
+        done = serializers.IntegerField()
+        me = RaterSerializer()
+        raters = RaterSerializer(many=True, required=False)
+        systems = SystemSerializer(many=True, required=False)
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        campaign, admin = campaign_get_for_progress(user=request.user, slug=slug)
+        progress = campaign_progress_get(campaign=campaign, user=request.user, admin=admin)
+        data = self.OutputSerializer(progress).data
+        if not admin:
+            data.pop("raters", None)
+            data.pop("systems", None)
+        return Response(data)

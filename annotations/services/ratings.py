@@ -1,0 +1,133 @@
+"""Rating submission: atomic, idempotent by client key, edits keep their history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from annotations.models import (
+    Assignment,
+    Campaign,
+    Criterion,
+    Item,
+    Rating,
+    RatingRevision,
+    RatingValue,
+)
+
+from .assignments import assignment_settle_submission
+
+SATISFACTION = "satisfaction"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def rating_validate(*, campaign: Campaign, criteria: list[Criterion], scores: dict[str, Any],
+                    satisfaction: float | None, choice: str | None) -> dict[Criterion, float]:
+    """Check scores against the rubric; field errors are keyed `scores.<key>`, `choice`, ..."""
+    errors: dict[str, list[str]] = {}
+    by_key = {c.key: c for c in criteria}
+    scores = dict(scores or {})
+    if satisfaction is not None:
+        if SATISFACTION not in by_key:
+            errors["satisfaction"] = ["this campaign has no satisfaction question"]
+        elif SATISFACTION in scores and scores[SATISFACTION] != satisfaction:
+            errors["satisfaction"] = ["differs from scores.satisfaction"]
+        else:
+            scores[SATISFACTION] = satisfaction
+    pairwise = campaign.kind == Campaign.Kind.PAIRWISE
+    if pairwise and choice not in Rating.Choice.values:
+        errors["choice"] = ['pick "A", "B" or "tie"']
+    elif not pairwise and choice:
+        errors["choice"] = ["only pairwise campaigns take a choice"]
+    values: dict[Criterion, float] = {}
+    for key, value in scores.items():
+        criterion = by_key.get(key)
+        if criterion is None:
+            errors[f"scores.{key}"] = ["unknown criterion"]
+        elif value is None:
+            continue
+        elif not _is_number(value) or not criterion.accepts(float(value)):
+            errors[f"scores.{key}"] = [
+                f"must be a number from {criterion.scale_min:g} to {criterion.scale_max:g}"]
+        else:
+            values[criterion] = float(value)
+    if not pairwise:  # in pairwise campaigns the per-criterion preferences are optional
+        for criterion in criteria:
+            if criterion.required and criterion not in values and \
+                    f"scores.{criterion.key}" not in errors:
+                field = SATISFACTION if criterion.key == SATISFACTION else \
+                    f"scores.{criterion.key}"
+                errors[field] = ["this criterion is required"]
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+def _revise(rating: Rating, editor: Any) -> None:
+    """Keep the rating's current state as a revision before it is overwritten."""
+    old = {v.criterion.key: v.value for v in rating.values.select_related("criterion")}
+    RatingRevision.objects.create(rating=rating, values=old, choice=rating.choice,
+                                  comment=rating.comment, edited_by=editor)
+
+
+def rating_submit(*, assignment: Assignment, rater: Any, scores: dict[str, float],
+                  satisfaction: float | None, comment: str, key: str, choice: str | None,
+                  time_spent_ms: int | None, now: datetime | None = None,
+                  source: str = Rating.Source.FORM) -> tuple[Rating, bool]:
+    """Store the rater's judgment of the assignment; returns (rating, created).
+
+    Replaying the same non-empty key returns the stored rating unchanged. A new submission
+    on an already rated output edits the rating and keeps the previous state as a
+    RatingRevision. A submission after the lease ran out is stored all the same.
+    """
+    if assignment.rater_id != rater.pk:
+        raise PermissionDenied("not your assignment")
+    now = now or timezone.now()
+    campaign = assignment.campaign
+    with transaction.atomic():
+        # The item lock serialises this with claims and with a double-clicked twin.
+        list(Item.objects.select_for_update().filter(pk=assignment.output.item_id)
+             .values_list("pk", flat=True))
+        assignment.refresh_from_db(fields=["status", "submitted_at", "lease_expires_at"])
+        existing = Rating.objects.filter(rater=rater, output_id=assignment.output_id,
+                                         output_b_id=assignment.output_b_id).first()
+        if existing is not None and key and existing.key == key:
+            return existing, False
+        criteria = list(campaign.criteria.all())
+        values = rating_validate(campaign=campaign, criteria=criteria, scores=scores,
+                                 satisfaction=satisfaction, choice=choice)
+        if existing is None:
+            rating = Rating(rater=rater, output_id=assignment.output_id,
+                            output_b_id=assignment.output_b_id, assignment=assignment,
+                            time_spent_ms=time_spent_ms)
+        else:
+            _revise(existing, rater)
+            existing.values.all().delete()
+            rating = existing
+            if time_spent_ms is not None:  # time on task accumulates over edits
+                rating.time_spent_ms = (rating.time_spent_ms or 0) + time_spent_ms
+            rating.assignment = assignment
+        rating.choice = choice or ""
+        rating.comment = comment or ""
+        rating.key = key or ""
+        rating.source = source
+        # Relations and uniqueness are the database's job (one query each would be wasted).
+        rating.full_clean(exclude=["rater", "output", "output_b", "assignment"],
+                          validate_unique=False, validate_constraints=False)
+        rating.save()
+        RatingValue.objects.bulk_create(
+            [RatingValue(rating=rating, criterion=c, value=v) for c, v in values.items()])
+        assignment_settle_submission(assignment=assignment, now=now)
+    return rating, existing is None
+
+
+def rating_scores(*, rating: Rating) -> dict[str, float]:
+    """The rating's values by criterion key."""
+    return dict(rating.values.values_list("criterion__key", "value"))

@@ -1,0 +1,93 @@
+"""Under concurrency no output gets more than k live assignments (PostgreSQL, real threads)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from annotations.models import Assignment, Campaign, Rating
+from annotations.services import assignment_claim_next, rating_submit
+from tests.annotations.services.test_assignments import make_campaign, make_rater
+
+# Deselected from the SQLite pass (-m "not postgres"); the PostgreSQL pass of `make test` runs it.
+pytestmark = pytest.mark.postgres
+
+THREADS = 24
+ROUNDS = 6
+
+
+def _skip_unless_postgres() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks (SELECT ... FOR UPDATE SKIP LOCKED) need PostgreSQL")
+
+
+def _work(campaign_pk: int, rater_pk: int, barrier: threading.Barrier,
+          errors: list[BaseException], submitted: list[int]) -> None:
+    """One rater in its own connection: claim, submit every other block, repeat."""
+    try:
+        campaign = Campaign.objects.get(pk=campaign_pk)
+        rater = campaign.memberships.get(user_id=rater_pk).user
+        barrier.wait(timeout=30)
+        for round_ in range(ROUNDS):
+            assignment = assignment_claim_next(campaign=campaign, rater=rater)
+            if assignment is None:
+                break
+            if round_ % 2 == 0:
+                pairwise = campaign.kind == Campaign.Kind.PAIRWISE
+                rating_submit(assignment=assignment, rater=rater,
+                              scores={} if pairwise else {"fluency": 3, "accuracy": 4},
+                              satisfaction=None, comment="", key=f"{rater_pk}-{round_}",
+                              choice="A" if pairwise else None, time_spent_ms=10)
+                submitted.append(assignment.pk)
+            else:
+                # Abandon the rest of the block: a lapsed lease is reclaimed by others.
+                Assignment.objects.filter(rater=rater, status=Assignment.Status.ASSIGNED
+                                          ).update(lease_expires_at=timezone.now())
+    except BaseException as error:  # noqa: BLE001 - reported by the main thread
+        errors.append(error)
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.postgres
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", [Campaign.Kind.RATING, Campaign.Kind.PAIRWISE])
+def test_concurrent_raters_never_push_a_unit_over_k(kind):
+    _skip_unless_postgres()
+    campaign = make_campaign(items=12, systems=3, overlap=3, kind=kind)
+    raters = [make_rater(campaign, f"rater{i}") for i in range(THREADS)]
+    barrier = threading.Barrier(THREADS)
+    errors: list[BaseException] = []
+    submitted: list[int] = []
+    threads = [threading.Thread(target=_work,
+                                args=(campaign.pk, r.pk, barrier, errors, submitted))
+               for r in raters]
+
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
+    now = timezone.now()
+    live = Assignment.objects.filter(campaign=campaign).filter(
+        status__in=[Assignment.Status.SUBMITTED, Assignment.Status.ASSIGNED])
+    # A unit is an output, or an output pair whichever side is shown left.
+    live_per_unit = Counter(
+        frozenset({a.output_id, a.output_b_id}) for a in live
+        if a.status == Assignment.Status.SUBMITTED or a.lease_expires_at > now)
+    assert live_per_unit, "nobody got any work"
+    assert max(live_per_unit.values()) <= campaign.overlap
+    per_rater_unit = Counter((a.rater_id, frozenset({a.output_id, a.output_b_id}))
+                             for a in Assignment.objects.filter(campaign=campaign))
+    assert max(per_rater_unit.values()) == 1
+    ratings = Rating.objects.filter(output__item__campaign=campaign)
+    assert ratings.count() == len(submitted) == len(set(submitted))
+    assert not Assignment.objects.filter(campaign=campaign, status=Assignment.Status.SUBMITTED,
+                                         ratings__isnull=True).exists()
