@@ -266,7 +266,7 @@ def test_several_problems_are_reported_together(bundle):
 
 def test_a_duplicate_across_batches_is_found_by_the_database(bundle, monkeypatch):
     # given batches of 3 rows so the duplicate lands in a later batch than its original
-    monkeypatch.setattr("annotations.services.imports.BATCH_SIZE", 3)
+    monkeypatch.setattr("annotations.services.imports.common.BATCH_SIZE", 3)
     rows = output_rows() + [output_rows()[0]]
     spec_path, outputs_path = bundle(rows=rows)
     before = row_counts()
@@ -279,7 +279,7 @@ def test_a_duplicate_across_batches_is_found_by_the_database(bundle, monkeypatch
 
 
 def test_many_batches_import_completely(bundle, monkeypatch):
-    monkeypatch.setattr("annotations.services.imports.BATCH_SIZE", 7)
+    monkeypatch.setattr("annotations.services.imports.common.BATCH_SIZE", 7)
     spec_path, outputs_path = bundle(rows=output_rows(items=50, systems=("base", "ft", "ft2")))
     result = run_import(spec_path, outputs_path)
     assert result.outputs == Output.objects.count() == 150

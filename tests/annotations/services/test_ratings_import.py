@@ -110,7 +110,7 @@ def test_duplicate_of_an_earlier_import_is_refused_and_nothing_new_is_written(ca
 
 
 def test_a_duplicate_across_batches_names_its_line(campaign, tmp_path, monkeypatch):
-    monkeypatch.setattr("annotations.services.imports.BATCH_SIZE", 2)
+    monkeypatch.setattr("annotations.services.imports.common.BATCH_SIZE", 2)
     rows = [judgment(), judgment(item="q2"), judgment(item="q3"), judgment(value=1)]
     before = row_counts()
     with pytest.raises(ImportFailed) as failure:

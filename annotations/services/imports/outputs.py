@@ -1,0 +1,493 @@
+"""Import a campaign bundle (spec + outputs): streamed, validated, written in batches, all or
+nothing."""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.db import IntegrityError, transaction
+
+from annotations.models import (
+    Campaign,
+    Criterion,
+    Item,
+    Output,
+    System,
+)
+
+from ..bulk import (
+    BatchFailed,
+    BulkWriter,
+    json_cell,
+)
+from ..campaigns import campaign_create
+from ..problems import ImportFailed, Problem, ProblemList, RowError
+from ..readers import (
+    as_int,
+    as_json,
+    as_number,
+    as_number_list,
+    as_string_list,
+    as_text,
+)
+from ..spec import CampaignSpec, spec_parse
+from . import common
+from .common import CampaignImportResult, format_resolve, rows_read
+
+OUTPUT_FIELDS = {
+    "item_id",
+    "input",
+    "references",
+    "system",
+    "output",
+    "logprobs",
+    "label",
+    "prediction",
+    "score",
+    "latency_ms",
+    "group",
+    "metadata",
+    "relevance",
+    "ranking",
+    "boxes",
+    "gold_boxes",
+    "confidence",
+    "returns",
+    "tokens",
+    "control",
+}
+ANSWER_FIELDS = ("output", "prediction", "score", "ranking", "boxes", "returns", "logprobs")
+
+
+def campaign_import(
+    *,
+    spec_stream: IO[bytes],
+    spec_name: str,
+    outputs_stream: IO[bytes],
+    outputs_name: str,
+    outputs_format: str | None = None,
+    created_by: Any = None,
+) -> CampaignImportResult:
+    """Create a campaign from a spec and its outputs file; ImportFailed leaves nothing behind."""
+    spec = spec_parse(spec_stream, spec_name)
+    fmt = format_resolve(outputs_name, outputs_format)
+    try:
+        with transaction.atomic():
+            return _campaign_import(spec, spec_name, outputs_stream, outputs_name, fmt, created_by)
+    except IntegrityError as exc:  # a race with another import of the same slug
+        raise ImportFailed(
+            [
+                Problem(
+                    spec_name,
+                    spec.line_of.get("slug", 1),
+                    f"database refused the import: {exc}",
+                    field="slug",
+                )
+            ]
+        ) from exc
+
+
+def _campaign_import(
+    spec: CampaignSpec, spec_name: str, stream: IO[bytes], name: str, fmt: str, created_by: Any
+) -> CampaignImportResult:
+    campaign = campaign_create(spec=spec, spec_name=spec_name, created_by=created_by)
+    criteria = list(campaign.criteria.all())
+    loader = _OutputLoader(campaign, {c.key: c for c in criteria}, name, fmt == "csv")
+    loader.systems.update(campaign.systems.values_list("name", "id"))
+    problems = ProblemList()
+    try:
+        for line, row in rows_read(stream, name, fmt, problems):
+            loader.add(line, row, problems)
+        loader.finish(problems)
+    finally:
+        loader.writer.close()
+    if not problems and spec.baseline is not None:
+        baseline_id = loader.systems.get(spec.baseline)
+        if baseline_id is None:
+            problems.add(
+                Problem(
+                    spec_name,
+                    spec.line_of.get("baseline", 1),
+                    f"system {spec.baseline!r} has no outputs",
+                    field="baseline",
+                )
+            )
+        else:
+            System.objects.filter(pk=baseline_id).update(is_baseline=True)
+            campaign.baseline_id = baseline_id
+            campaign.save(update_fields=["baseline", "updated_at"])
+    problems.raise_if_any()
+    return CampaignImportResult(
+        campaign=campaign,
+        systems=len(loader.systems),
+        items=len(loader.items),
+        outputs=loader.outputs_written,
+    )
+
+
+ITEM_FIELDS = ("input", "references", "label", "relevance", "gold_boxes", "group")
+
+
+def _field_hash(value: Any) -> int:
+    if value is None or isinstance(value, str | int | float):
+        return hash(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return hash(tuple(value))
+    return hash(json.dumps(value, sort_keys=True))
+
+
+def _signature(fields: tuple[Any, ...]) -> bytes:
+    """4 bytes per item field: enough to tell rows of one item apart and name the field."""
+    return struct.pack("6I", *(_field_hash(f) & 0xFFFFFFFF for f in fields))
+
+
+def _differing_field(a: bytes, b: bytes) -> str:
+    for index, name in enumerate(ITEM_FIELDS):
+        if a[4 * index : 4 * index + 4] != b[4 * index : 4 * index + 4]:
+            return name
+    return "item_id"
+
+
+_ITEM_COLUMNS = (
+    "id",
+    "campaign_id",
+    "external_id",
+    "input",
+    "references",
+    "label",
+    "relevance",
+    "gold_boxes",
+    "group",
+    "metadata",
+)
+_OUTPUT_COLUMNS = (
+    "item_id",
+    "system_id",
+    "text",
+    "logprobs",
+    "prediction",
+    "score",
+    "ranking",
+    "boxes",
+    "confidence",
+    "returns",
+    "latency_ms",
+    "token_count",
+    "control",
+    "metadata",
+)
+
+
+@dataclass
+class _OutputLoader:
+    """Validates output rows and writes items and outputs in batches."""
+
+    campaign: Campaign
+    criteria: dict[str, Criterion]
+    name: str
+    from_csv: bool
+    systems: dict[str, int] = field(default_factory=dict)
+    # external id -> (item pk, item field signature, first line): one small entry per item.
+    items: dict[str, tuple[int, bytes, int]] = field(default_factory=dict)
+    last_item: str | None = None
+    last_fields: tuple[Any, ...] = ()
+    writer: BulkWriter = field(default_factory=BulkWriter)
+    item_rows: list[tuple] = field(default_factory=list)
+    output_rows: list[tuple] = field(default_factory=list)
+    output_lines: list[int] = field(default_factory=list)
+    batch_keys: set[tuple[int, int]] = field(default_factory=set)
+    outputs_written: int = 0
+
+    def system_id(self, name: str) -> int:
+        if name not in self.systems:
+            system = System.objects.create(campaign=self.campaign, name=name)
+            self.systems[name] = system.pk
+        return self.systems[name]
+
+    def add(self, line: int, row: dict[str, Any], problems: ProblemList) -> None:
+        try:
+            self._add(line, row)
+        except RowError as exc:
+            problems.add(Problem(self.name, line, exc.message, field=exc.field))
+            return
+        if len(self.output_rows) >= common.BATCH_SIZE:
+            if problems:
+                self.discard()  # keep reading for more problems, in bounded memory
+            else:
+                self.flush(problems)
+
+    def _add(self, line: int, row: dict[str, Any]) -> None:
+        fields = None if self.from_csv else _plain_output_fields(row)
+        if fields is None:
+            fields = self._checked_fields(row)
+        external_id, system_name, item_fields, output = fields
+        if external_id == self.last_item and item_fields == self.last_fields:
+            known = self.items[external_id]  # the common case: an item's rows are adjacent
+            signature = known[1]
+        else:
+            known = self.items.get(external_id)
+            signature = _signature(item_fields)
+        self.last_item, self.last_fields = external_id, item_fields
+        if known is None:
+            item_id = self.writer.allocate_id(Item)
+            self.items[external_id] = (item_id, signature, line)
+            self.item_rows.append(
+                (
+                    item_id,
+                    self.campaign.pk,
+                    external_id,
+                    item_fields[0],
+                    json_cell(item_fields[1]),
+                    json_cell(item_fields[2]),
+                    json_cell(item_fields[3]),
+                    json_cell(item_fields[4]),
+                    item_fields[5],
+                    "{}",
+                )
+            )
+        else:
+            item_id, first_signature, first_line = known
+            if signature != first_signature:
+                self.last_item = None
+                raise RowError(
+                    _differing_field(signature, first_signature),
+                    f"item {external_id!r} differs from its row on line {first_line}",
+                )
+        system_id = self.systems.get(system_name) or self.system_id(system_name)
+        key = (item_id, system_id)
+        if key in self.batch_keys:
+            raise RowError(
+                "system", f"duplicate output for item {external_id!r} and system {system_name!r}"
+            )
+        self.batch_keys.add(key)
+        self.output_rows.append((item_id, system_id, *output))
+        self.output_lines.append(line)
+
+    def _checked_fields(self, row: dict[str, Any]) -> _OutputFields:
+        """Every field validated, with a precise error for the first bad one."""
+        csv = self.from_csv
+        unknown = sorted(set(row) - OUTPUT_FIELDS)
+        if unknown:
+            raise RowError(unknown[0], 'unknown field (put extra data under "metadata")')
+        external_id = as_text(row, "item_id", required=True)
+        system_name = as_text(row, "system", required=True)
+        for name, value in (
+            ("item_id", external_id),
+            ("system", system_name),
+            ("group", row.get("group")),
+        ):
+            if isinstance(value, str) and len(value) > 200:
+                raise RowError(name, "longer than 200 characters")
+        if not any(f in row for f in ANSWER_FIELDS):
+            raise RowError("output", "missing")
+        text = as_text(row, "output")
+        item_fields = (
+            as_text(row, "input"),
+            as_string_list(row, "references", from_csv=csv, allow_single=True) or [],
+            _label(row, "label", csv),
+            _relevance(row, csv),
+            _boxes(row, "gold_boxes", csv),
+            as_text(row, "group"),
+        )
+        boxes = _boxes(row, "boxes", csv)
+        confidence = as_number_list(row, "confidence", from_csv=csv)
+        if confidence is not None and (boxes is None or len(confidence) != len(boxes)):
+            raise RowError("confidence", 'needs one value per box in "boxes"')
+        metadata = as_json(row, "metadata", from_csv=csv)
+        if metadata is not None and not isinstance(metadata, dict):
+            raise RowError("metadata", "expected an object")
+        output = (
+            text,
+            json_cell(as_number_list(row, "logprobs", from_csv=csv)),
+            json_cell(_label(row, "prediction", csv)),
+            json_cell(_score(row, csv)),
+            json_cell(as_string_list(row, "ranking", from_csv=csv)),
+            json_cell(boxes),
+            json_cell(confidence),
+            json_cell(as_number_list(row, "returns", from_csv=csv)),
+            as_number(row, "latency_ms", minimum=0),
+            as_int(row, "tokens"),
+            json_cell(self._control(row)),
+            json_cell(metadata) if metadata else "{}",
+        )
+        return external_id, system_name, item_fields, output
+
+    def _control(self, row: dict[str, Any]) -> dict[str, list[float]] | None:
+        control = as_json(row, "control", from_csv=self.from_csv)
+        if control is None:
+            return None
+        if not isinstance(control, dict) or not control:
+            raise RowError("control", 'expected an object such as {"fluency": [1, 2]}')
+        for key, bounds in control.items():
+            criterion = self.criteria.get(key)
+            if criterion is None:
+                raise RowError(f"control.{key}", "not a criterion of this campaign")
+            if (
+                not isinstance(bounds, list)
+                or len(bounds) != 2
+                or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
+                or not criterion.scale_min <= bounds[0] <= bounds[1] <= criterion.scale_max
+            ):
+                raise RowError(
+                    f"control.{key}",
+                    f"expected [low, high] within {criterion.scale_min:g}–{criterion.scale_max:g}",
+                )
+        return control
+
+    def flush(self, problems: ProblemList) -> None:
+        """Hand the pending batch to the writer; a refused batch becomes a line problem."""
+        if self.output_rows:
+            batch = (self.output_rows, self.output_lines)
+            try:
+                self.writer.submit(
+                    batch,
+                    [
+                        (Item, _ITEM_COLUMNS, self.item_rows),
+                        (Output, _OUTPUT_COLUMNS, self.output_rows),
+                    ],
+                )
+            except BatchFailed as failure:
+                problems.add(self._diagnose(*failure.tag))
+            self.outputs_written += len(self.output_rows)
+        self.discard()
+
+    def finish(self, problems: ProblemList) -> None:
+        """Write what is pending and wait until the database has everything."""
+        if not problems:
+            self.flush(problems)
+        try:
+            self.writer.finish()
+        except BatchFailed as failure:
+            problems.add(self._diagnose(*failure.tag))
+
+    def discard(self) -> None:
+        """Start a new batch (the old lists now belong to the writer, or are dropped)."""
+        self.item_rows = []
+        self.output_rows = []
+        self.output_lines = []
+        self.batch_keys = set()
+
+    def _diagnose(self, rows: list[tuple], lines: list[int]) -> Problem:
+        existing = set(
+            Output.objects.filter(item_id__in={r[0] for r in rows}).values_list(
+                "item_id", "system_id"
+            )
+        )
+        for (item_id, system_id, *_), line in zip(rows, lines, strict=True):
+            if (item_id, system_id) in existing:
+                return Problem(
+                    self.name,
+                    line,
+                    "duplicate output for this item and system (an earlier row has the same pair)",
+                    field="system",
+                )
+        return Problem(self.name, lines[0], "the database refused this batch")
+
+
+# (item external id, system name, item fields in ITEM_FIELDS order, output columns)
+_OutputFields = tuple[str, str, tuple[Any, ...], tuple[Any, ...]]
+_PLAIN_FIELDS = frozenset(
+    {"item_id", "input", "references", "system", "output", "latency_ms", "tokens", "group"}
+)
+_NO_ANSWER_EXTRAS = (None, None, None, None, None, None, None)  # logprobs … returns
+
+
+def _plain_output_fields(row: dict[str, Any]) -> _OutputFields | None:
+    """The fast path for a typical generation row, all fields well typed; None otherwise.
+
+    It accepts exactly what the checked path accepts for these fields and builds the same
+    values, so a row that fails here is re-read by the checked path for its error message.
+    """
+    if not row.keys() <= _PLAIN_FIELDS:
+        return None
+    get = row.get
+    external_id, system, text = get("item_id"), get("system"), get("output")
+    prompt, group, references = get("input", ""), get("group", ""), get("references", [])
+    latency, tokens = get("latency_ms"), get("tokens")
+    if not (
+        type(external_id) is str
+        and type(system) is str
+        and type(text) is str
+        and type(prompt) is str
+        and type(group) is str
+        and len(external_id) <= 200
+        and len(system) <= 200
+        and len(group) <= 200
+        and external_id.strip()
+        and system.strip()
+    ):
+        return None
+    if type(references) is str:
+        references = [references]
+    elif type(references) is not list or any(type(r) is not str for r in references):
+        return None
+    if latency is not None and (type(latency) not in (int, float) or latency < 0):
+        return None
+    if tokens is not None and (type(tokens) is not int or tokens < 0):
+        return None
+    return (
+        external_id,
+        system,
+        (prompt, references, None, None, None, group),
+        (text, *_NO_ANSWER_EXTRAS, None if latency is None else float(latency), tokens, None, "{}"),
+    )
+
+
+def _label(row: dict[str, Any], name: str, csv: bool) -> Any:
+    value = as_json(row, name, from_csv=csv)
+    if value is None:
+        return None
+    if isinstance(value, bool) or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, list) and all(
+        isinstance(v, str | int) and not isinstance(v, bool) for v in value
+    ):
+        return value
+    raise RowError(name, "expected a class, a number, or a list of classes")
+
+
+def _score(row: dict[str, Any], csv: bool) -> Any:
+    value = as_json(row, "score", from_csv=csv)
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {str(k): as_number({"score": v}, "score", required=True) for k, v in value.items()}
+    return as_number({"score": value}, "score")
+
+
+def _relevance(row: dict[str, Any], csv: bool) -> dict[str, float] | None:
+    value = as_json(row, "relevance", from_csv=csv)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise RowError("relevance", "expected an object of doc id → graded relevance")
+    try:
+        return {str(k): as_number({"v": v}, "v", required=True) for k, v in value.items()}
+    except RowError:
+        raise RowError("relevance", "relevance grades must be numbers") from None
+
+
+def _boxes(row: dict[str, Any], name: str, csv: bool) -> list[list[float]] | None:
+    value = as_json(row, name, from_csv=csv)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise RowError(name, "expected a list of [x1, y1, x2, y2] boxes")
+    boxes = []
+    for index, box in enumerate(value):
+        if (
+            not isinstance(box, list)
+            or len(box) != 4
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)
+        ):
+            raise RowError(f"{name}[{index}]", "expected [x1, y1, x2, y2]")
+        if box[2] < box[0] or box[3] < box[1]:
+            raise RowError(f"{name}[{index}]", "x2 < x1 or y2 < y1")
+        boxes.append([float(v) for v in box])
+    return boxes
+
+
+# --- existing human judgments -----------------------------------------------------------
