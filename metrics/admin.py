@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from metrics.models import MetricRun, MetricValue
+from metrics.models import MetricRun, MetricRunChunk, MetricValue
+
+
+class MetricRunChunkInline(admin.TabularInline):
+    model = MetricRunChunk
+    extra = 0
+    readonly_fields = ("index", "first_output_id", "last_output_id", "outputs", "done_at")
+    can_delete = False
 
 
 @admin.register(MetricRun)
@@ -13,7 +20,8 @@ class MetricRunAdmin(admin.ModelAdmin):
                     "finished_at")
     list_filter = ("status", "campaign")
     search_fields = ("campaign__slug", "error")
-    readonly_fields = ("created_at", "started_at", "finished_at")
+    readonly_fields = ("created_at", "started_at", "finished_at", "skipped")
+    inlines = [MetricRunChunkInline]
 
 
 @admin.register(MetricValue)

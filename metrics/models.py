@@ -26,6 +26,12 @@ class MetricRun(models.Model):
     outputs_done = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     versions = models.JSONField(default=dict, blank=True, help_text="library versions used")
+    skipped = models.JSONField(
+        default=dict, blank=True, help_text="metric name -> why it was not computed"
+    )
+    options = models.JSONField(
+        default=dict, blank=True, help_text="metric options (tokenizer, ...) used by every chunk"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -44,6 +50,28 @@ class MetricRun(models.Model):
     def progress(self) -> float:
         """Fraction of chunks done, 0..1."""
         return self.chunks_done / self.chunks_total if self.chunks_total else 0.0
+
+
+class MetricRunChunk(models.Model):
+    """One chunk of a run: an inclusive output id range; `done_at` makes counting idempotent."""
+
+    run = models.ForeignKey(MetricRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_output_id = models.BigIntegerField()
+    last_output_id = models.BigIntegerField()
+    outputs = models.PositiveIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run_id", "index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "index"], name="metricrunchunk_run_index_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of run {self.run_id}"
 
 
 class MetricValue(models.Model):

@@ -1,0 +1,161 @@
+"""Reads for metric runs: outputs as OutputRecords, what a campaign can feed, run progress."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from annotations.models import Campaign, Item, Output
+from metrics.compute.automatic import Need, OutputRecord
+from metrics.models import MetricRun, MetricValue
+
+# Output and item columns an OutputRecord is built from (one query, no model instances).
+_RECORD_FIELDS = (
+    "id", "system_id", "text", "prediction", "score", "logprobs", "ranking", "boxes",
+    "confidence", "returns", "latency_ms", "token_count", "item__external_id",
+    "item__references", "item__label", "item__relevance", "item__gold_boxes", "item__group",
+)
+BATCH = 2_000
+
+
+@dataclass(frozen=True)
+class ChunkRecords:
+    """A chunk's outputs as records, with the output and system id of each (aligned)."""
+
+    output_ids: tuple[int, ...]
+    system_ids: tuple[int, ...]
+    records: tuple[OutputRecord, ...]
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """A run's progress: chunks and outputs done, throughput and estimated time left."""
+
+    status: str
+    chunks_done: int
+    chunks_total: int
+    outputs_done: int
+    outputs_total: int
+    outputs_per_s: float | None
+    eta_s: float | None
+    error: str
+
+
+def _tuple_or_none(value: Any) -> tuple[Any, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def _boxes(value: Any) -> tuple[tuple[float, ...], ...] | None:
+    return None if value is None else tuple(tuple(box) for box in value)
+
+
+def _record(row: dict[str, Any]) -> OutputRecord:
+    return OutputRecord(
+        text=row["text"], references=tuple(row["item__references"] or ()),
+        label=row["item__label"], prediction=row["prediction"], score=row["score"],
+        logprobs=_tuple_or_none(row["logprobs"]), ranking=_tuple_or_none(row["ranking"]),
+        relevance=row["item__relevance"], boxes=_boxes(row["boxes"]),  # type: ignore[arg-type]
+        confidence=_tuple_or_none(row["confidence"]),
+        gold_boxes=_boxes(row["item__gold_boxes"]),  # type: ignore[arg-type]
+        returns=_tuple_or_none(row["returns"]), latency_ms=row["latency_ms"],
+        tokens=row["token_count"], group=row["item__group"] or None,
+        item_id=row["item__external_id"],
+    )
+
+
+def _rows(queryset: QuerySet[Output]) -> Iterator[dict[str, Any]]:
+    return queryset.order_by("id").values(*_RECORD_FIELDS).iterator(chunk_size=BATCH)
+
+
+def output_id_list_for_campaign(*, campaign: Campaign) -> Iterator[int]:
+    """The campaign's output ids in ascending order, streamed."""
+    return (
+        Output.objects.filter(item__campaign=campaign).order_by("id")
+        .values_list("id", flat=True).iterator(chunk_size=10_000)
+    )
+
+
+def chunk_records_get(*, campaign_id: int, first_id: int, last_id: int) -> ChunkRecords:
+    """The campaign's outputs with first_id ≤ id ≤ last_id as records, ordered by id."""
+    queryset = Output.objects.filter(
+        item__campaign_id=campaign_id, id__gte=first_id, id__lte=last_id
+    )
+    output_ids: list[int] = []
+    system_ids: list[int] = []
+    records: list[OutputRecord] = []
+    for row in _rows(queryset):
+        output_ids.append(row["id"])
+        system_ids.append(row["system_id"])
+        records.append(_record(row))
+    return ChunkRecords(tuple(output_ids), tuple(system_ids), tuple(records))
+
+
+def system_records_get(*, system_id: int) -> list[OutputRecord]:
+    """All of one system's outputs as records, ordered by output id."""
+    return [_record(row) for row in _rows(Output.objects.filter(system_id=system_id))]
+
+
+def campaign_inputs_available(*, campaign: Campaign) -> frozenset[Need]:
+    """The metric inputs at least one of the campaign's outputs (or its item) carries."""
+    outputs = Output.objects.filter(item__campaign=campaign)
+    items = Item.objects.filter(campaign=campaign)
+    if not outputs.exists():
+        return frozenset()
+    checks: dict[Need, bool] = {
+        Need.TEXT: True,
+        Need.REFERENCES: items.exclude(Q(references=[]) | Q(references__isnull=True)).exists(),
+        Need.LABEL: items.filter(label__isnull=False).exists(),
+        Need.RELEVANCE: items.filter(relevance__isnull=False).exists(),
+        Need.GOLD_BOXES: items.filter(gold_boxes__isnull=False).exists(),
+        Need.PREDICTION: outputs.filter(prediction__isnull=False).exists(),
+        Need.SCORE: outputs.filter(score__isnull=False).exists(),
+        Need.LOGPROBS: outputs.filter(logprobs__isnull=False).exists(),
+        Need.RANKING: outputs.filter(ranking__isnull=False).exists(),
+        Need.BOXES: outputs.filter(boxes__isnull=False).exists(),
+        Need.RETURNS: outputs.filter(returns__isnull=False).exists(),
+        Need.LATENCY: outputs.filter(latency_ms__isnull=False).exists(),
+        Need.TOKENS: outputs.filter(token_count__isnull=False).exists(),
+    }
+    return frozenset(need for need, present in checks.items() if present)
+
+
+def metric_run_get(*, run_id: int) -> MetricRun:
+    """The run by id (DoesNotExist when absent)."""
+    return MetricRun.objects.select_related("campaign").get(pk=run_id)
+
+
+def metric_run_progress(*, run: MetricRun, now: datetime) -> RunProgress:
+    """The run's progress; throughput and ETA from started_at (finished_at once done)."""
+    rate: float | None = None
+    eta: float | None = None
+    if run.started_at is not None:
+        elapsed = ((run.finished_at or now) - run.started_at).total_seconds()
+        if elapsed > 0 and run.outputs_done:
+            rate = run.outputs_done / elapsed
+            eta = max(run.outputs_total - run.outputs_done, 0) / rate
+    return RunProgress(
+        status=run.status, chunks_done=run.chunks_done, chunks_total=run.chunks_total,
+        outputs_done=run.outputs_done, outputs_total=run.outputs_total,
+        outputs_per_s=rate, eta_s=eta, error=run.error,
+    )
+
+
+def segment_metric_values(*, campaign: Campaign) -> dict[tuple[int, str], float | None]:
+    """(output id, metric) → segment-level value."""
+    return {
+        (output_id, metric): value
+        for output_id, metric, value in MetricValue.objects.filter(
+            campaign=campaign, output__isnull=False
+        ).values_list("output_id", "metric", "value").iterator(chunk_size=10_000)
+    }
+
+
+def corpus_metric_rows(*, campaign: Campaign) -> QuerySet[MetricValue]:
+    """The campaign's corpus-level (per system) metric values."""
+    return MetricValue.objects.filter(campaign=campaign, output__isnull=True).order_by(
+        "system_id", "metric"
+    )

@@ -1,0 +1,323 @@
+"""Metric runs: start (chunked, queued on commit as a Celery chord), chunk, finalize, fail, cancel.
+
+A run splits the campaign's outputs into chunks of consecutive output ids (MetricRunChunk
+rows). Each chunk task stores segment-level values of its outputs; the chord's final task
+computes corpus-level values per system over all of the system's outputs (sacrebleu corpus
+BLEU is not a mean of segments). Values are upserted on the partial unique constraints, and
+a chunk counts towards progress only the first time it completes, so a retried or
+duplicated chunk never double-counts. Without a broker (CELERY_TASK_ALWAYS_EAGER) the same
+chord runs in-process when the transaction commits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotations.models import Campaign
+from metrics.compute.automatic import MetricOptions, MetricResult, metric_get
+from metrics.compute.automatic.base import library_versions
+from metrics.models import MetricRun, MetricRunChunk, MetricValue
+from metrics.selectors_runs import (
+    campaign_inputs_available,
+    chunk_records_get,
+    output_id_list_for_campaign,
+    system_records_get,
+)
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = (MetricRun.Status.PENDING, MetricRun.Status.RUNNING)
+UNKNOWN_METRIC = "unknown metric"
+VERSIONED_LIBRARIES = ("sacrebleu", "rouge-score", "nltk", "scikit-learn", "numpy", "scipy")
+_OPTION_FIELDS = {f.name for f in dataclasses.fields(MetricOptions)}
+_REASON_MAX = MetricValue._meta.get_field("reason").max_length or 300
+_UPSERT_BATCH = 500
+
+
+def metric_options_for_campaign(*, campaign: Campaign) -> dict[str, Any]:
+    """The MetricOptions fields set in campaign.options (`tokenizer` is read as `tokenize`)."""
+    raw = dict(campaign.options or {})
+    if "tokenizer" in raw and "tokenize" not in raw:
+        raw["tokenize"] = raw["tokenizer"]
+    return {key: value for key, value in raw.items() if key in _OPTION_FIELDS}
+
+
+def _options(run: MetricRun, *, segments: bool) -> MetricOptions:
+    stored = dict(run.options or {})
+    if stored.get("wordnet_dir"):
+        stored["wordnet_dir"] = Path(stored["wordnet_dir"])
+    stored["segments"] = segments
+    return MetricOptions(**stored)
+
+
+def _metrics_plan(
+    *, campaign: Campaign, names: Sequence[str]
+) -> tuple[list[str], dict[str, str]]:
+    """Split requested names into computable ones and name → reason for the others."""
+    available = campaign_inputs_available(campaign=campaign)
+    computable: list[str] = []
+    skipped: dict[str, str] = {}
+    for name in dict.fromkeys(names):
+        try:
+            spec = metric_get(name)
+        except KeyError:
+            skipped[name] = UNKNOWN_METRIC
+            continue
+        lacking = sorted(str(need) for need in spec.needs - available)
+        if lacking:
+            skipped[name] = f"the campaign's outputs have no {', '.join(lacking)}"
+        else:
+            computable.append(name)
+    return computable, skipped
+
+
+def _chunk_bounds(ids: Iterable[int], chunk_size: int) -> list[tuple[int, int, int]]:
+    """(first id, last id, count) per run of `chunk_size` consecutive ids in ascending order."""
+    bounds: list[tuple[int, int, int]] = []
+    first = last = count = 0
+    for output_id in ids:
+        if count == 0:
+            first = output_id
+        last, count = output_id, count + 1
+        if count == chunk_size:
+            bounds.append((first, last, count))
+            count = 0
+    if count:
+        bounds.append((first, last, count))
+    return bounds
+
+
+def metric_run_start(
+    *, campaign: Campaign, metrics: list[str] | None = None, chunk_size: int = 1000,
+    created_by: Any = None,
+) -> MetricRun:
+    """Create a run over the campaign's outputs in chunks and queue its chord on commit.
+
+    Unknown metric names and metrics the campaign's data cannot feed are recorded in
+    `run.skipped` with a reason; they are not errors.
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    names = list(campaign.metrics or []) if metrics is None else list(metrics)
+    computable, skipped = _metrics_plan(campaign=campaign, names=names)
+    with transaction.atomic():
+        bounds = _chunk_bounds(output_id_list_for_campaign(campaign=campaign), chunk_size)
+        run = MetricRun(
+            campaign=campaign, metrics=computable, skipped=skipped,
+            options=metric_options_for_campaign(campaign=campaign),
+            versions=library_versions(*VERSIONED_LIBRARIES), created_by=created_by,
+            chunks_total=len(bounds), outputs_total=sum(count for _, _, count in bounds),
+        )
+        run.full_clean(exclude=["metrics"])  # a run whose metrics were all skipped is valid
+        run.save()
+        MetricRunChunk.objects.bulk_create(
+            MetricRunChunk(run=run, index=index, first_output_id=first, last_output_id=last,
+                           outputs=count)
+            for index, (first, last, count) in enumerate(bounds)
+        )
+        run_id = run.pk
+        transaction.on_commit(lambda: metric_run_queue(run_id=run_id))
+    return run
+
+
+def metric_run_queue(*, run_id: int) -> None:
+    """Send the run's chord: a group of chunk tasks, then finalize (eager without a broker).
+
+    A failure to queue (broker down) or, in eager mode, a task's failure marks the run failed.
+    """
+    from celery import chord, group
+
+    from metrics.tasks import metric_run_chunk as metric_run_chunk_task
+    from metrics.tasks import metric_run_finalize as metric_run_finalize_task
+
+    indexes = list(
+        MetricRunChunk.objects.filter(run_id=run_id).order_by("index")
+        .values_list("index", flat=True)
+    )
+    finalize = metric_run_finalize_task.si(run_id)
+    try:
+        if indexes:
+            chord(group([metric_run_chunk_task.si(run_id, index) for index in indexes]))(finalize)
+        else:
+            finalize.apply_async()
+    except Exception as error:  # noqa: BLE001 - stored on the run, which is what callers read
+        logger.exception("metric run %s could not be queued or failed", run_id)
+        metric_run_fail(run_id=run_id, error=f"{type(error).__name__}: {error}")
+
+
+def _mark_running(run_id: int) -> None:
+    MetricRun.objects.filter(pk=run_id, status=MetricRun.Status.PENDING).update(
+        status=MetricRun.Status.RUNNING, started_at=timezone.now()
+    )
+
+
+def metric_run_chunk_execute(*, run_id: int, chunk_index: int) -> int:
+    """Store segment-level values for one chunk's outputs; returns the outputs counted.
+
+    Idempotent: values are upserted per (output, metric), and the run's counters move only
+    when the chunk row goes from not done to done. A cancelled or finished run is left alone.
+    """
+    run = MetricRun.objects.get(pk=run_id)
+    if run.status not in ACTIVE:
+        return 0
+    chunk = MetricRunChunk.objects.get(run_id=run_id, index=chunk_index)
+    if chunk.done_at is not None:
+        return 0
+    _mark_running(run_id)
+    data = chunk_records_get(campaign_id=run.campaign_id, first_id=chunk.first_output_id,
+                             last_id=chunk.last_output_id)
+    options = _options(run, segments=True)
+    now = timezone.now()
+    values: list[MetricValue] = []
+    for name in run.metrics:
+        spec = metric_get(name)
+        if not spec.segment_level or not data.records:
+            continue
+        result = spec.compute(data.records, options)
+        segments = result.segments or (None,) * len(data.records)
+        for output_id, system_id, value in zip(data.output_ids, data.system_ids, segments,
+                                               strict=True):
+            values.append(MetricValue(
+                run_id=run_id, campaign_id=run.campaign_id, system_id=system_id,
+                output_id=output_id, metric=name, value=value,
+                reason="" if value is not None else _reason(result, "no value for this output"),
+                details={}, updated_at=now,
+            ))
+    with transaction.atomic():
+        metric_values_upsert(values=values, level="segment")
+        counted = MetricRunChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(
+            done_at=now
+        )
+        if counted:
+            MetricRun.objects.filter(pk=run_id).update(
+                chunks_done=F("chunks_done") + 1,
+                outputs_done=F("outputs_done") + len(data.output_ids),
+            )
+    return len(data.output_ids) if counted else 0
+
+
+def metric_run_finalize(*, run_id: int) -> MetricRun:
+    """Compute corpus-level values per system and metric, then mark the run succeeded."""
+    run = MetricRun.objects.select_related("campaign").get(pk=run_id)
+    if run.status not in ACTIVE:
+        return run
+    _mark_running(run_id)
+    options = _options(run, segments=False)
+    now = timezone.now()
+    values: list[MetricValue] = []
+    for system_id in run.campaign.systems.order_by("id").values_list("id", flat=True):
+        records = system_records_get(system_id=system_id)
+        for name in run.metrics:
+            result = metric_get(name).compute(records, options)
+            values.append(_corpus_value(run, system_id, result, now))
+        for name, reason in run.skipped.items():
+            if reason != UNKNOWN_METRIC:
+                values.append(_corpus_value(
+                    run, system_id, MetricResult(name=name, value=None, reason=reason), now
+                ))
+    with transaction.atomic():
+        locked = MetricRun.objects.select_for_update().get(pk=run_id)
+        if locked.status not in ACTIVE:
+            return locked
+        metric_values_upsert(values=values, level="corpus")
+        locked.status = MetricRun.Status.SUCCEEDED
+        locked.finished_at = timezone.now()
+        locked.started_at = locked.started_at or now
+        locked.save(update_fields=["status", "finished_at", "started_at"])
+    return locked
+
+
+def _corpus_value(run: MetricRun, system_id: int, result: MetricResult, now: Any) -> MetricValue:
+    return MetricValue(
+        run_id=run.pk, campaign_id=run.campaign_id, system_id=system_id, output=None,
+        metric=result.name, value=result.value,
+        reason="" if result.value is not None else _reason(result, "undefined"),
+        details=_jsonable({**result.details, "run": run.pk}), updated_at=now,
+    )
+
+
+def _reason(result: MetricResult, default: str) -> str:
+    return (result.reason or default)[:_REASON_MAX]
+
+
+def _jsonable(value: Any) -> Any:
+    """Details as JSON-safe values: numpy scalars/arrays unwrapped, NaN/inf → None."""
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(item) for item in value]
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        return _jsonable(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
+
+
+def metric_run_fail(*, run_id: int, error: str) -> None:
+    """Mark an unfinished run failed with the error (the first error wins)."""
+    MetricRun.objects.filter(pk=run_id, status__in=ACTIVE).update(
+        status=MetricRun.Status.FAILED, error=error, finished_at=timezone.now()
+    )
+
+
+def metric_run_cancel(*, run: MetricRun) -> MetricRun:
+    """Cancel an unfinished run: its remaining chunks and its final step do nothing."""
+    MetricRun.objects.filter(pk=run.pk, status__in=ACTIVE).update(
+        status=MetricRun.Status.CANCELLED, finished_at=timezone.now()
+    )
+    run.refresh_from_db()
+    return run
+
+
+_CONFLICT = {
+    "segment": (("output_id", "metric"), "output_id IS NOT NULL"),
+    "corpus": (("system_id", "metric"), "output_id IS NULL"),
+}
+_COLUMNS = ("run_id", "campaign_id", "system_id", "output_id", "metric", "value", "reason",
+            "details", "updated_at")
+_UPDATED = ("run_id", "value", "reason", "details", "updated_at")
+
+
+def metric_values_upsert(*, values: Sequence[MetricValue], level: str) -> None:
+    """INSERT … ON CONFLICT DO UPDATE on the partial unique index of `level` (segment/corpus).
+
+    Django's bulk_create(update_conflicts=True) cannot name a partial index's predicate,
+    which PostgreSQL and SQLite both require, hence this statement. Rows are sorted by their
+    conflict key so concurrent duplicate chunks lock rows in the same order (no deadlock).
+    """
+    if not values:
+        return
+    keys, predicate = _CONFLICT[level]
+    meta = MetricValue._meta
+    fields = [meta.get_field(column.removesuffix("_id")) for column in _COLUMNS]
+    quote = connection.ops.quote_name
+    ordered = sorted(values, key=lambda v: tuple(getattr(v, key) for key in keys))
+    row_sql = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    head = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in _COLUMNS)}) VALUES "
+    )
+    tail = (
+        f" ON CONFLICT ({', '.join(quote(k) for k in keys)}) WHERE {predicate} DO UPDATE SET "
+        + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in _UPDATED)
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(ordered), _UPSERT_BATCH):
+            batch = ordered[start:start + _UPSERT_BATCH]
+            params: list[Any] = []
+            for value in batch:
+                params.extend(
+                    field.get_db_prep_save(getattr(value, field.attname), connection)
+                    for field in fields
+                )
+            cursor.execute(head + ", ".join([row_sql] * len(batch)) + tail, params)
