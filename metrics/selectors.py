@@ -77,6 +77,21 @@ def corpus_metric_values(*, campaign: Campaign) -> dict[int, dict[str, float | N
     return result
 
 
+def segment_metric_arrays(*, campaign: Campaign) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Metric name → (output ids, values) of the segment-level values, as arrays sorted by id."""
+    ids: dict[str, list[int]] = {}
+    values: dict[str, list[float]] = {}
+    for output_id, metric, value in (
+        MetricValue.objects.filter(campaign=campaign, output__isnull=False, value__isnull=False)
+        .order_by("output_id").values_list("output_id", "metric", "value")
+        .iterator(chunk_size=CHUNK)
+    ):
+        ids.setdefault(metric, []).append(output_id)
+        values.setdefault(metric, []).append(value)
+    return {m: (np.asarray(ids[m], dtype=np.int64), np.asarray(values[m], dtype=np.float64))
+            for m in ids}
+
+
 def rater_names(*, user_ids: list[int]) -> dict[int, str]:
     """User id → username."""
     return dict(get_user_model().objects.filter(pk__in=user_ids).values_list("id", "username"))

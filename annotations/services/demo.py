@@ -172,6 +172,11 @@ def demo_seed(*, seed: int = 7, rated_items: int = 30) -> DemoAccounts:
         campaign.save(update_fields=["status", "updated_at"])
         ratings_import(campaign=campaign, stream=io.BytesIO(_judgments(rng, rated_items)),
                        name="demo-judgments.jsonl")
+        # Automatic metrics for the demo report: on Celery when a broker is configured,
+        # otherwise in-process once this transaction commits.
+        from metrics.services.runs import metric_run_start
+
+        metric_run_start(campaign=campaign, created_by=admin)
     raters = []
     for username in RATERS:
         user, _ = user_model.objects.get_or_create(username=username)

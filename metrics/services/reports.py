@@ -15,6 +15,7 @@ from annotations.models import Campaign, Criterion, System
 from metrics.compute.agreement import krippendorff_alpha, rater_agreement
 from metrics.compute.scores import (
     bootstrap_mean_ci,
+    correlations,
     paired_difference_test,
     unpaired_difference_test,
     z_normalize,
@@ -25,6 +26,7 @@ from metrics.selectors import (
     criterion_list,
     rater_names,
     rating_table_get,
+    segment_metric_arrays,
     system_list_with_counts,
 )
 
@@ -53,6 +55,8 @@ def report_build(*, campaign: Campaign, now: datetime | None = None,
         for s in systems
     }
     agreement: dict[str, Any] = {}
+    correlation: dict[str, Any] = {}
+    segments = segment_metric_arrays(campaign=campaign)
     per_rater: dict[int, list[float]] = {}
     for criterion in criteria:
         mask = table.criterion == criterion.pk
@@ -77,6 +81,8 @@ def report_build(*, campaign: Campaign, now: datetime | None = None,
             "values": alpha.values, "ci_low": alpha.ci_low, "ci_high": alpha.ci_high,
             "reason": alpha.reason,
         })
+        if segments:
+            correlation[criterion.key] = _metric_correlations(part, segments)
         for rater_id, score in rater_agreement(part.rater, part.output, part.value).items():
             if score is not None:
                 per_rater.setdefault(rater_id, []).append(score)
@@ -94,7 +100,7 @@ def report_build(*, campaign: Campaign, now: datetime | None = None,
         "systems": list(system_entries.values()),
         "agreement": agreement,
         "raters": _raters(table, per_rater),
-        "correlations": {},
+        "correlations": correlation,
     }
 
 
@@ -126,6 +132,23 @@ def _criterion_summary(part: RatingTable, z: np.ndarray, system: System, criteri
         "n": summary.n, "z_mean": float(finite.mean()) if finite.size else None,
         "reason": "; ".join(reasons) or None,
     })
+
+
+def _metric_correlations(part: RatingTable,
+                         segments: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """Per output: the mean human score against each metric's segment value (scipy.stats)."""
+    outputs, inverse = np.unique(part.output, return_inverse=True)
+    means = np.bincount(inverse, weights=part.value) / np.bincount(inverse)
+    result = {}
+    for metric, (ids, values) in sorted(segments.items()):
+        common, ours, theirs = np.intersect1d(outputs, ids, assume_unique=True,
+                                              return_indices=True)
+        found = correlations(means[ours], values[theirs])
+        result[metric] = _without_none_reason({
+            "pearson": found.pearson, "spearman": found.spearman, "kendall": found.kendall,
+            "n": found.n, "reason": found.reason,
+        })
+    return result
 
 
 def _item_means(part: RatingTable, system_id: int) -> dict[int, float]:

@@ -192,3 +192,41 @@ def test_systems_on_disjoint_items_get_an_unpaired_mann_whitney(db):
     assert entry["p_value"] == pytest.approx(
         stats.mannwhitneyu(ft, base, alternative="two-sided").pvalue, abs=1e-12)
     assert "unpaired" in entry["reason"]
+
+
+def test_correlations_are_scipy_on_per_output_mean_scores_and_segment_metrics(db):
+    # given a campaign with human ratings and a finished metric run (sentence BLEU per output)
+    from unittest import mock
+
+    import sacrebleu
+
+    from annotations.models import Output
+    from metrics.services.runs import metric_run_start
+    from tests.metrics.services.test_metric_runs import run_all
+
+    campaign, rows = make_campaign(np.random.default_rng(21), items=10, missing=0.1)
+    for n, output in enumerate(Output.objects.filter(item__campaign=campaign).order_by("id")):
+        output.text = " ".join(["the", "cat", "sat", "on", "a", "mat"][: 2 + n % 5])
+        output.save(update_fields=["text"])
+    campaign.items.update(references=["the cat sat on a mat"])
+    with mock.patch("metrics.services.runs.metric_run_queue"):
+        run = metric_run_start(campaign=campaign, metrics=["bleu"])
+    run_all(run)
+    # when the report is built
+    report = report_build(campaign=campaign, n_resamples=0)
+    # then fluency vs BLEU is scipy's correlation of per-output mean fluency and sentence BLEU
+    outputs = {(o.item.external_id, o.system.name): o.text
+               for o in Output.objects.filter(item__campaign=campaign).select_related("item",
+                                                                                      "system")}
+    by_output: dict[tuple[str, str], list[int]] = {}
+    for r in rows:
+        if r["criterion"] == "fluency":
+            by_output.setdefault((r["item_id"], r["system"]), []).append(r["value"])
+    keys = sorted(by_output)
+    human = [float(np.mean(by_output[k])) for k in keys]
+    bleu = [sacrebleu.sentence_bleu(outputs[k], ["the cat sat on a mat"]).score for k in keys]
+    entry = report["correlations"]["fluency"]["bleu"]
+    assert entry["n"] == len(keys)
+    assert entry["pearson"] == pytest.approx(stats.pearsonr(human, bleu).statistic, abs=1e-9)
+    assert entry["spearman"] == pytest.approx(stats.spearmanr(human, bleu).statistic, abs=1e-9)
+    assert entry["kendall"] == pytest.approx(stats.kendalltau(human, bleu).statistic, abs=1e-9)
