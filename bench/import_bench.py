@@ -223,6 +223,24 @@ class Run:
         return self.rows / net if net > 0 else 0.0
 
 
+def clean_up(args: argparse.Namespace, created_db: bool, url: str, workdir: Path) -> None:
+    """Close connections, then drop the bench database and the temp files unless kept."""
+    if created_db:
+        if "django" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        if args.keep_db:
+            print(f"kept database {args.db_name!r} ({url})")
+        else:
+            drop_database(args.database_url, args.db_name)
+            print(f"dropped database {args.db_name!r}")
+    if args.keep_files:
+        print(f"kept files in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def run_manage(label: str, rows: int, args: list[str], env: dict[str, str], log: Path,
                startup_s: float = 0.0) -> Run:
     """Run `manage.py ARGS` in its own process; wall time and that process's peak RSS."""
@@ -445,19 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         status = 0 if all_ok else 1
         return status
     finally:
-        if created:
-            from django.db import connections
-
-            connections.close_all()
-            if args.keep_db:
-                print(f"kept database {args.db_name!r} ({url})")
-            else:
-                drop_database(args.database_url, args.db_name)
-                print(f"dropped database {args.db_name!r}")
-        if args.keep_files:
-            print(f"kept files in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        clean_up(args, created, url, workdir)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,6 @@ import multiprocessing
 import os
 import random
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -57,8 +56,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from import_bench import (  # noqa: E402 - the sibling benchmark, reused for data and the database
     _load,
     bench_url,
+    clean_up,
     create_database,
-    drop_database,
     system_names,
     write_outputs,
 )
@@ -539,20 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if gunicorn is not None:
             stop_gunicorn(gunicorn)
-        if created_db:
-            if "django" in sys.modules:
-                from django.db import connections
-
-                connections.close_all()
-            if args.keep_db:
-                print(f"kept database {args.db_name!r} ({url})")
-            else:
-                drop_database(args.database_url, args.db_name)
-                print(f"dropped database {args.db_name!r}")
-        if args.keep_files:
-            print(f"kept files in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        clean_up(args, created_db, url, workdir)
 
 
 if __name__ == "__main__":
