@@ -399,7 +399,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds each phase may run before its loops stop")
     parser.add_argument("--conn-max-age", type=int, default=None,
                         help="DATABASE_CONN_MAX_AGE for gunicorn (default: unset, i.e. the "
-                             "production default of a new database connection per request)")
+                             "settings' default of persistent connections for 60 s)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres",
                         help="a PostgreSQL database to connect to for CREATE/DROP DATABASE")
     parser.add_argument("--db-name", default="evalrater",
@@ -484,8 +484,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gunicorn did not become healthy on {HOST}:{port}:\n"
                   f"{log.read_text(errors='replace')[-3000:]}")
             return 2
-        conn_age = env.get("DATABASE_CONN_MAX_AGE", "unset (0: a database connection "
-                                                     "per request)")
+        conn_age = env.get("DATABASE_CONN_MAX_AGE", "unset (settings default: 60 s "
+                                                     "persistent connections)")
         print(f"gunicorn: {args.workers} sync workers on {HOST}:{port}, production settings, "
               f"DATABASE_CONN_MAX_AGE {conn_age}")
         # Warm every worker (imports, URL resolver) so phase A measures steady state.
