@@ -12,13 +12,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.models import Rating
-from annotations.services.assignments import (
-    assignment_claim_next,
+from annotations.selectors import (
     assignment_get_for_rater,
     campaign_get_for_progress,
     campaign_get_for_rater,
     campaign_progress_get,
 )
+from annotations.services.assignments import assignment_claim_next
 from annotations.services.ratings import rating_scores, rating_submit
 
 

@@ -20,18 +20,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import (
-    Count,
-    Exists,
-    F,
-    OuterRef,
     Q,
-    QuerySet,
 )
-from django.http import Http404
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from annotations.models import Assignment, Campaign, CampaignMembership, Item, Output, Rating
+from annotations.selectors import live_q
 
 from .campaigns import membership_add
 
@@ -46,13 +41,6 @@ Unit = tuple[int, int | None]  # (output id, output_b id or None)
 def lease_minutes(campaign: Campaign) -> float:
     """The campaign's lease length in minutes (options.lease_minutes, default 30)."""
     return float((campaign.options or {}).get("lease_minutes", DEFAULT_LEASE_MINUTES))
-
-
-def live_q(now: datetime, prefix: str = "") -> Q:
-    """Assignments holding a slot: submitted, or assigned with an unexpired lease."""
-    return Q(**{f"{prefix}status": Assignment.Status.SUBMITTED}) | Q(
-        **{f"{prefix}status": Assignment.Status.ASSIGNED, f"{prefix}lease_expires_at__gt": now}
-    )
 
 
 def block_order(units: list[Unit], seed: int, *, pairwise: bool) -> list[Unit]:
@@ -275,141 +263,6 @@ def assignment_settle_submission(*, assignment: Assignment, now: datetime) -> As
     assignment.save(update_fields=["status", "submitted_at"])
     return assignment
 
-
-# Reads for the rater flow (kept next to the engine that defines "live" and "unit").
-
-def campaign_get_for_rater(*, user: Any, slug: str) -> Campaign:
-    """The campaign if the user is one of its raters; 404 otherwise (no existence leak)."""
-    campaign = Campaign.objects.filter(
-        slug=slug, memberships__user=user, memberships__role=CampaignMembership.Role.RATER
-    ).first()
-    if campaign is None:
-        raise Http404("no such campaign")
-    return campaign
-
-
-def assignment_get_for_rater(*, user: Any, pk: int) -> Assignment:
-    """The user's own assignment in a campaign they rate; 404 for anyone else's."""
-    member = CampaignMembership.objects.filter(
-        campaign=OuterRef("campaign"), user=user, role=CampaignMembership.Role.RATER)
-    assignment = (
-        Assignment.objects.select_related("campaign", "output__item")
-        .filter(Exists(member), pk=pk, rater=user).first()
-    )
-    if assignment is None:
-        raise Http404("no such assignment")
-    return assignment
-
-
-def campaign_get_for_progress(*, user: Any, slug: str) -> tuple[Campaign, bool]:
-    """The campaign and whether the user administers it; 404 for non-members."""
-    campaign = Campaign.objects.filter(slug=slug).first()
-    if campaign is None:
-        raise Http404("no such campaign")
-    role = (CampaignMembership.objects.filter(campaign=campaign, user=user)
-            .values_list("role", flat=True).first())
-    if user.is_staff or role == CampaignMembership.Role.ADMIN:
-        return campaign, True
-    if role is None:
-        raise Http404("no such campaign")
-    return campaign, False
-
-
-@dataclass(frozen=True)
-class RaterProgress:
-    rater: str
-    done: int
-    assigned: int
-    total: int
-
-
-@dataclass(frozen=True)
-class SystemCoverage:
-    name: str
-    outputs: int
-    submitted: int
-    assigned: int
-    coverage: float
-
-
-@dataclass(frozen=True)
-class CampaignProgress:
-    campaign: str
-    status: str
-    units: int
-    total: int
-    done: int
-    me: RaterProgress
-    raters: list[RaterProgress] | None
-    systems: list[SystemCoverage] | None
-
-
-def _units_total(campaign: Campaign) -> int:
-    if campaign.kind != Campaign.Kind.PAIRWISE:
-        return Output.objects.filter(item__campaign=campaign).count()
-    per_item = (Output.objects.filter(item__campaign=campaign).order_by().values("item")
-                .annotate(n=Count("pk")).values_list("n", flat=True))
-    return sum(n * (n - 1) // 2 for n in per_item)
-
-
-def _rater_rows(campaign: Campaign, now: datetime) -> QuerySet[Any]:
-    return (
-        Assignment.objects.filter(campaign=campaign).order_by().values("rater_id",
-                                                                       "rater__username")
-        .annotate(done=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED)),
-                  assigned=Count("pk", filter=Q(status=Assignment.Status.ASSIGNED,
-                                                lease_expires_at__gt=now)))
-    )
-
-
-def campaign_progress_get(*, campaign: Campaign, user: Any, admin: bool,
-                          now: datetime | None = None) -> CampaignProgress:
-    """Done/assigned/total for the user; with admin, every rater and per-system coverage."""
-    now = now or timezone.now()
-    units = _units_total(campaign)
-    quota = (campaign.options or {}).get("quota")
-    rater_total = min(int(quota), units) if quota is not None else units
-    rows = _rater_rows(campaign, now)
-    mine = next(iter(rows.filter(rater_id=user.pk)), {"done": 0, "assigned": 0})
-    me = RaterProgress(user.get_username(), mine["done"], mine["assigned"], rater_total)
-    done = Assignment.objects.filter(campaign=campaign,
-                                     status=Assignment.Status.SUBMITTED).count()
-    raters = systems = None
-    if admin:
-        raters = [RaterProgress(r["rater__username"], r["done"], r["assigned"], rater_total)
-                  for r in rows.order_by("rater__username")]
-        systems = _system_coverage(campaign, now)
-    return CampaignProgress(campaign.slug, campaign.status, units, units * campaign.overlap,
-                            done, me, raters, systems)
-
-
-def _system_coverage(campaign: Campaign, now: datetime) -> list[SystemCoverage]:
-    counts: dict[str, dict[str, int]] = {}
-    for side in ("output", "output_b"):
-        rows = (
-            Assignment.objects.filter(campaign=campaign, **{f"{side}__isnull": False})
-            .order_by().values(name=F(f"{side}__system__name"))
-            .annotate(submitted=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED)),
-                      assigned=Count("pk", filter=Q(status=Assignment.Status.ASSIGNED,
-                                                    lease_expires_at__gt=now)))
-        )
-        for row in rows:
-            entry = counts.setdefault(row["name"], {"submitted": 0, "assigned": 0})
-            entry["submitted"] += row["submitted"]
-            entry["assigned"] += row["assigned"]
-    result = []
-    for system in campaign.systems.annotate(n=Count("outputs")).order_by("name"):
-        entry = counts.get(system.name, {"submitted": 0, "assigned": 0})
-        slots = system.n * campaign.overlap
-        if campaign.kind == Campaign.Kind.PAIRWISE:
-            slots *= max(campaign.systems.count() - 1, 1)
-        result.append(SystemCoverage(system.name, system.n, entry["submitted"],
-                                     entry["assigned"],
-                                     entry["submitted"] / slots if slots else 0.0))
-    return result
-
-
-# Raters (the create_rater command).
 
 @dataclass(frozen=True)
 class RaterCreated:

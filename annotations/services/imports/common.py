@@ -37,6 +37,7 @@ class RatingsImportResult:
 
 
 def format_resolve(name: str, fmt: str | None) -> str:
+    """The rows format: the one asked for, else from the file extension (jsonl or csv)."""
     resolved = fmt or detect_format(name)
     if resolved not in ("jsonl", "csv"):
         raise ImportFailed([Problem(name, 1, "unknown format: use a .jsonl or .csv file")])
