@@ -349,6 +349,8 @@ class RatingRevision(models.Model):
 
     rating = models.ForeignKey(Rating, on_delete=models.CASCADE, related_name="revisions")
     values = models.JSONField(help_text="criterion key -> value before the edit")
+    key = models.CharField(max_length=100, blank=True,
+                           help_text="client idempotency key of the superseded submission")
     choice = models.CharField(max_length=8, blank=True)
     comment = models.TextField(blank=True)
     edited_by = models.ForeignKey(

@@ -73,8 +73,8 @@ def rating_validate(*, campaign: Campaign, criteria: list[Criterion], scores: di
 def _revise(rating: Rating, editor: Any) -> None:
     """Keep the rating's current state as a revision before it is overwritten."""
     old = {v.criterion.key: v.value for v in rating.values.select_related("criterion")}
-    RatingRevision.objects.create(rating=rating, values=old, choice=rating.choice,
-                                  comment=rating.comment, edited_by=editor)
+    RatingRevision.objects.create(rating=rating, values=old, key=rating.key,
+                                  choice=rating.choice, comment=rating.comment, edited_by=editor)
 
 
 def rating_submit(*, assignment: Assignment, rater: Any, scores: dict[str, float],
@@ -98,7 +98,10 @@ def rating_submit(*, assignment: Assignment, rater: Any, scores: dict[str, float
         assignment.refresh_from_db(fields=["status", "submitted_at", "lease_expires_at"])
         existing = Rating.objects.filter(rater=rater, output_id=assignment.output_id,
                                          output_b_id=assignment.output_b_id).first()
-        if existing is not None and key and existing.key == key:
+        if existing is not None and key and (
+            existing.key == key or existing.revisions.filter(key=key).exists()
+        ):
+            # A replay, even of a submission an edit has since superseded: nothing changes.
             return existing, False
         criteria = list(campaign.criteria.all())
         values = rating_validate(campaign=campaign, criteria=criteria, scores=scores,

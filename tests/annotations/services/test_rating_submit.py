@@ -74,6 +74,22 @@ def test_a_new_key_edits_the_rating_and_keeps_the_previous_values():
     assert RatingValue.objects.filter(rating=rating).count() == 2
 
 
+def test_a_late_replay_of_a_superseded_key_changes_nothing():
+    # given a rating first sent with k1, then edited with k2
+    campaign = make_campaign()
+    rater = make_rater(campaign)
+    assignment = assignment_claim_next(campaign=campaign, rater=rater)
+    submit(assignment, rater)
+    submit(assignment, rater, key="k2", scores={"fluency": 2, "accuracy": 3})
+    # when a network retry of the k1 request arrives late
+    rating, created = submit(assignment, rater, key="k1")
+    # then it is recognised as a replay: the edit stands and no new revision is written
+    assert created is False
+    assert rating_scores(rating=rating) == {"fluency": 2.0, "accuracy": 3.0}
+    assert RatingRevision.objects.filter(rating=rating).count() == 1
+    assert RatingRevision.objects.get(rating=rating).key == "k1"
+
+
 @pytest.mark.parametrize(("scores", "field"), [
     ({"fluency": 4}, "scores.accuracy"),
     ({"fluency": 6, "accuracy": 3}, "scores.fluency"),
