@@ -161,7 +161,7 @@ def spec_validate(data: Any, name: str, line_of: dict[str, int] | None = None) -
         problem("metrics", "expected a list of metric names")
     else:
         for index, metric in enumerate(metrics_raw):
-            if not isinstance(metric, str) or not is_known_metric(metric):
+            if not isinstance(metric, str) or not _metric_known(metric):
                 problem(f"metrics[{index}]", f"unknown metric {json.dumps(metric)}")
             elif metric in metrics:
                 problem(f"metrics[{index}]", f"{metric!r} listed twice")
@@ -193,6 +193,15 @@ def spec_validate(data: Any, name: str, line_of: dict[str, int] | None = None) -
         overlap=overlap, baseline=baseline, criteria=tuple(criteria), metrics=tuple(metrics),
         composite=composite, systems=tuple(systems), options=options, line_of=line_of,
     )
+
+
+def _metric_known(name: str) -> bool:
+    """A built-in metric name, or a custom metric registered from settings."""
+    if is_known_metric(name):
+        return True
+    from metrics.compute.automatic import REGISTRY
+
+    return name in REGISTRY
 
 
 def _string(data: dict[str, Any], key: str, problem: Any, *, required: bool = False,

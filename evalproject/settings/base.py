@@ -140,6 +140,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 
+# Custom automatic metrics: "package.module:function" entries (see README), loaded at start-up.
+EVAL_CUSTOM_METRICS = env_list("EVAL_CUSTOM_METRICS")
+
 # Report statistics: bootstrap resamples and seed (fixed so a report reproduces).
 EVAL_BOOTSTRAP_RESAMPLES = env_int("EVAL_BOOTSTRAP_RESAMPLES", 1000)
 EVAL_BOOTSTRAP_SEED = env_int("EVAL_BOOTSTRAP_SEED", 20240601)
