@@ -23,6 +23,13 @@ def campaign_list_for_admin(*, user: Any) -> QuerySet[Campaign]:
     )
 
 
+def membership_list_for_rater(*, user: Any) -> QuerySet[CampaignMembership]:
+    """The user's rater memberships, with their campaigns."""
+    return CampaignMembership.objects.filter(
+        user=user, role=CampaignMembership.Role.RATER
+    ).select_related("campaign")
+
+
 def campaign_get_for_admin(*, user: Any, slug: str) -> Campaign:
     """The campaign if the user administers it; 404 otherwise (no existence leak)."""
     campaign = campaign_list_for_admin(user=user).filter(slug=slug).first()

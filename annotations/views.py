@@ -10,8 +10,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from annotations.forms import CampaignImportForm, RatingsImportForm
-from annotations.models import CampaignMembership
-from annotations.selectors import campaign_get_for_admin, campaign_list_for_admin
+from annotations.selectors import (
+    campaign_get_for_admin,
+    campaign_list_for_admin,
+    membership_list_for_rater,
+)
 from annotations.services import ImportFailed, campaign_import, ratings_import
 from metrics.services import report_build
 
@@ -20,9 +23,7 @@ from metrics.services import report_build
 def home(request: HttpRequest) -> HttpResponse:
     """Campaigns the user administers, and those they rate in."""
     administered = campaign_list_for_admin(user=request.user)
-    rating_in = CampaignMembership.objects.filter(
-        user=request.user, role=CampaignMembership.Role.RATER
-    ).select_related("campaign")
+    rating_in = membership_list_for_rater(user=request.user)
     return render(request, "annotations/home.html",
                   {"administered": administered, "rating_in": rating_in})
 

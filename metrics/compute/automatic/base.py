@@ -134,6 +134,15 @@ def finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def segments_at(count: int, indices: Sequence[int],
+                score: Callable[[int], float | None]) -> list[float | None]:
+    """Segment values for `count` records: score(i) at the usable indices, None elsewhere."""
+    segments: list[float | None] = [None] * count
+    for i in indices:
+        segments[i] = score(i)
+    return segments
+
+
 def segment_mean(segments: Sequence[float | None]) -> float | None:
     """Mean of the defined segment values, None when there are none."""
     defined = [s for s in segments if s is not None]

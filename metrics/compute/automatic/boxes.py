@@ -26,6 +26,7 @@ from metrics.compute.automatic.base import (
     library_versions,
     missing,
     segment_mean,
+    segments_at,
 )
 
 COCO_IOU_THRESHOLDS: np.ndarray = np.linspace(0.5, 0.95, 10)
@@ -75,9 +76,8 @@ def iou(records: Sequence[OutputRecord], options: MetricOptions) -> MetricResult
     idx, reason = _usable(records)
     if reason:
         return missing("iou", reason, len(records))
-    segments: list[float | None] = [None] * len(records)
-    for i in idx:
-        segments[i] = matched_iou(records[i].boxes or (), records[i].gold_boxes or ())
+    segments = segments_at(len(records), idx, lambda i: matched_iou(records[i].boxes or (),
+                                                                    records[i].gold_boxes or ()))
     value = segment_mean(segments)
     return MetricResult(name="iou", value=value, segments=tuple(segments),
                         details={"matching": "hungarian, / max(#pred, #gold)",

@@ -19,6 +19,7 @@ from metrics.compute.automatic.base import (
     library_versions,
     missing,
     segment_mean,
+    segments_at,
 )
 
 
@@ -58,10 +59,8 @@ def sharpe(records: Sequence[OutputRecord], options: MetricOptions) -> MetricRes
     idx, reason = _usable(records)
     if reason:
         return missing("sharpe", reason, len(records))
-    segments: list[float | None] = [None] * len(records)
-    for i in idx:
-        segments[i] = sharpe_ratio(records[i].returns or (), options.risk_free,
-                                   options.periods_per_year)
+    segments = segments_at(len(records), idx, lambda i: sharpe_ratio(
+        records[i].returns or (), options.risk_free, options.periods_per_year))
     value = segment_mean(segments)
     return MetricResult(
         name="sharpe", value=value, segments=tuple(segments),
@@ -76,9 +75,7 @@ def drawdown(records: Sequence[OutputRecord], options: MetricOptions) -> MetricR
     idx, reason = _usable(records)
     if reason:
         return missing("max_drawdown", reason, len(records))
-    segments: list[float | None] = [None] * len(records)
-    for i in idx:
-        segments[i] = max_drawdown(records[i].returns or ())
+    segments = segments_at(len(records), idx, lambda i: max_drawdown(records[i].returns or ()))
     return MetricResult(name="max_drawdown", value=segment_mean(segments),
                         segments=tuple(segments), details={"versions": library_versions("numpy")})
 
