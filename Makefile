@@ -8,7 +8,7 @@ DEMO_ADDR ?= 127.0.0.1:8000
 # METEOR's WordNet, built offline from Debian's wordnet-base (no NLTK downloader).
 NLTK_DATA ?= $(CURDIR)/.venv/nltk_data
 export NLTK_DATA
-DEBIAN_PACKAGES := docker-compose wordnet-base wordnet-sense-index
+DEBIAN_PACKAGES := docker-compose wordnet-base wordnet-sense-index chromium
 
 .PHONY: install system-deps wordnet demo test test-sqlite test-postgres lint bench-import clean
 
@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Debian packages the project uses: docker-compose (validates docker-compose.yml; no engine
-# needed) and WordNet for METEOR. Installed when missing and we are root.
+# needed), WordNet for METEOR and Chromium for the browser tests (Playwright drives
+# /usr/bin/chromium; nothing is downloaded by `playwright install`). Installed when missing and we are root.
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

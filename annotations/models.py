@@ -122,6 +122,14 @@ class System(models.Model):
         return self.name
 
 
+class QcKind(models.TextChoices):
+    """Items the platform adds for quality control (imported control items carry `control`)."""
+
+    NONE = "", "Regular item"
+    DEGRADED = "degraded", "Degraded copy of a real output"
+    REPEAT = "repeat", "Repeat of a real output"
+
+
 class Item(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
     external_id = models.CharField(max_length=200)
@@ -132,6 +140,10 @@ class Item(models.Model):
     gold_boxes = models.JSONField(null=True, blank=True)
     group = models.CharField(max_length=200, blank=True, help_text="perturbation group")
     metadata = models.JSONField(default=dict, blank=True)
+    qc_kind = models.CharField(
+        max_length=16, choices=QcKind.choices, blank=True, default=QcKind.NONE, db_default="",
+        help_text="quality-control copy made by the platform; left out of every report",
+    )
 
     class Meta:
         ordering = ["campaign_id", "id"]
@@ -167,13 +179,24 @@ class Output(models.Model):
     token_count = models.PositiveIntegerField(null=True, blank=True)
     control = models.JSONField(null=True, blank=True, help_text="criterion -> [low, high]")
     metadata = models.JSONField(default=dict, blank=True)
+    qc_source = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="qc_copies",
+        db_constraint=False, db_index=False,  # no per-row trigger or index cost on imports
+        help_text="the real output a degraded or repeated copy was made from",
+    )
+    qc_method = models.CharField(max_length=32, blank=True, default="", db_default="",
+                                 help_text="how the copy was made: shuffle, truncate, ...")
 
     class Meta:
         ordering = ["item_id", "system_id"]
         constraints = [
             models.UniqueConstraint(fields=["item", "system"], name="output_item_system_unique"),
         ]
-        indexes = [models.Index(fields=["system", "item"], name="output_system_item")]
+        indexes = [
+            models.Index(fields=["system", "item"], name="output_system_item"),
+            models.Index(fields=["qc_source"], condition=Q(qc_source__isnull=False),
+                         name="output_qc_source"),
+        ]
 
     def __str__(self) -> str:
         return f"output {self.pk}"
@@ -190,6 +213,14 @@ class CampaignMembership(models.Model):
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.RATER)
     created_at = models.DateTimeField(auto_now_add=True)
+    excluded = models.BooleanField(
+        default=False, db_default=False,
+        help_text="an admin excluded this rater's ratings from the report")
+    excluded_at = models.DateTimeField(null=True, blank=True)
+    external_id = models.CharField(max_length=200, blank=True, default="", db_default="",
+                                   help_text="crowd platform participant id")
+    completion_code = models.CharField(max_length=64, blank=True, default="", db_default="",
+                                       help_text="shown on the end page in crowd mode")
 
     class Meta:
         constraints = [
@@ -217,6 +248,9 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     accepted_at = models.DateTimeField(null=True, blank=True)
+    reusable = models.BooleanField(
+        default=False, db_default=False, help_text="an open crowd link anyone may join through")
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"invitation to {self.campaign} ({self.email or 'open'})"
@@ -283,6 +317,10 @@ class Rating(models.Model):
         db_index=False,
     )
     choice = models.CharField(max_length=8, choices=Choice.choices, blank=True)
+    # Bulk imports write rows by COPY without this column: the database fills the default.
+    preferences = models.JSONField(
+        default=dict, db_default={}, blank=True,
+        help_text='pairwise: criterion key -> "A" | "B" | "tie" (A is output, B is output_b)')
     comment = models.TextField(blank=True)
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
     key = models.CharField(max_length=100, blank=True, help_text="client idempotency key")
@@ -352,6 +390,7 @@ class RatingRevision(models.Model):
     key = models.CharField(max_length=100, blank=True,
                            help_text="client idempotency key of the superseded submission")
     choice = models.CharField(max_length=8, blank=True)
+    preferences = models.JSONField(default=dict, db_default={}, blank=True)
     comment = models.TextField(blank=True)
     edited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -1,0 +1,3 @@
+"""Rater pages (included by annotations/urls.py under the annotations namespace)."""
+
+urlpatterns: list = []
