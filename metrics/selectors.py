@@ -1,4 +1,9 @@
-"""Reads that feed the report: ratings flattened into numpy arrays, loaded in chunks."""
+"""Reads that feed the report: ratings flattened into numpy arrays, loaded in chunks.
+
+Every read here leaves out quality-control outputs (imported control items, whose `control`
+is set, and the platform's degraded/repeat copies, whose item has a `qc_kind`) and the
+ratings of raters an admin excluded from the campaign.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,18 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from annotations.models import Campaign, Criterion, Output, RatingValue, System
+from annotations.models import (
+    Campaign,
+    CampaignMembership,
+    Criterion,
+    Output,
+    QcKind,
+    Rating,
+    RatingValue,
+    System,
+)
 from metrics.models import MetricValue
 
 CHUNK = 20_000
@@ -29,13 +43,31 @@ class RatingTable:
         return int(self.value.shape[0])
 
 
+def real_output_q(prefix: str = "") -> Q:
+    """Outputs that are not quality-control copies or control items (`prefix` reaches Output)."""
+    return Q(**{f"{prefix}control__isnull": True}) & Q(**{f"{prefix}item__qc_kind": QcKind.NONE})
+
+
+def counted_rater_q(campaign: Campaign, rater_field: str) -> Exists:
+    """Ratings whose rater an admin has not excluded from the campaign."""
+    excluded = CampaignMembership.objects.filter(
+        campaign=campaign, user=OuterRef(rater_field), excluded=True
+    )
+    return ~Exists(excluded)
+
+
+def rating_value_queryset(*, campaign: Campaign) -> QuerySet[RatingValue]:
+    """The rating values that count in the report and the long table, ordered by id."""
+    # Ordered by id so exports can line rows up with arrays computed from this table.
+    return RatingValue.objects.filter(
+        real_output_q("rating__output__"), counted_rater_q(campaign, "rating__rater"),
+        criterion__campaign=campaign, rating__output_b__isnull=True,
+    ).order_by("id")
+
+
 def rating_table_get(*, campaign: Campaign) -> RatingTable:
     """Flatten a campaign's single-output rating values into arrays (bounded memory per chunk)."""
-    queryset = RatingValue.objects.filter(
-        criterion__campaign=campaign, rating__output_b__isnull=True
-    )
-    # Ordered by id so exports can line rows up with arrays computed from this table.
-    rows = queryset.order_by("id").values_list(
+    rows = rating_value_queryset(campaign=campaign).values_list(
         "rating__rater_id", "rating__output_id", "rating__output__item_id",
         "rating__output__system_id", "criterion_id", "value",
     ).iterator(chunk_size=CHUNK)
@@ -63,7 +95,9 @@ def criterion_list(*, campaign: Campaign) -> list[Criterion]:
 def system_list_with_counts(*, campaign: Campaign) -> list[System]:
     """Systems with `output_count` annotated, baseline first then by name."""
     return list(
-        campaign.systems.annotate(output_count=Count("outputs")).order_by("-is_baseline", "name")
+        campaign.systems.annotate(
+            output_count=Count("outputs", filter=real_output_q("outputs__"))
+        ).order_by("-is_baseline", "name")
     )
 
 
@@ -82,7 +116,8 @@ def segment_metric_arrays(*, campaign: Campaign) -> dict[str, tuple[np.ndarray, 
     ids: dict[str, list[int]] = {}
     values: dict[str, list[float]] = {}
     for output_id, metric, value in (
-        MetricValue.objects.filter(campaign=campaign, output__isnull=False, value__isnull=False)
+        MetricValue.objects.filter(real_output_q("output__"), campaign=campaign,
+                                   output__isnull=False, value__isnull=False)
         .order_by("output_id").values_list("output_id", "metric", "value")
         .iterator(chunk_size=CHUNK)
     ):
@@ -99,4 +134,99 @@ def rater_names(*, user_ids: list[int]) -> dict[int, str]:
 
 def output_count(*, campaign: Campaign) -> int:
     """Number of outputs in the campaign."""
-    return Output.objects.filter(item__campaign=campaign).count()
+    return Output.objects.filter(real_output_q(), item__campaign=campaign).count()
+
+
+def excluded_rater_names(*, campaign: Campaign) -> list[str]:
+    """Usernames of the raters an admin excluded from the campaign, sorted."""
+    return sorted(CampaignMembership.objects.filter(campaign=campaign, excluded=True)
+                  .values_list("user__username", flat=True))
+
+
+@dataclass(frozen=True)
+class PairwiseTable:
+    """A pairwise campaign's judgments, one array entry per rating (A is `output`)."""
+
+    rater: np.ndarray  # int64 user ids
+    item: np.ndarray  # int64 item ids
+    system_a: np.ndarray  # int64 system ids of output (shown as A)
+    system_b: np.ndarray  # int64 system ids of output_b (shown as B)
+    choice: np.ndarray  # int8: 1 = A, -1 = B, 0 = tie, CHOICE_NONE = no overall choice
+    preferences: dict[str, np.ndarray]  # criterion key -> int8 codes as `choice`
+
+    def __len__(self) -> int:
+        return int(self.choice.shape[0])
+
+
+CHOICE_NONE = -2
+_CHOICE_CODES = {Rating.Choice.A: 1, Rating.Choice.B: -1, Rating.Choice.TIE: 0}
+
+
+def _choice_code(value: object) -> int:
+    return _CHOICE_CODES.get(value, CHOICE_NONE) if isinstance(value, str) else CHOICE_NONE
+
+
+def pair_rating_queryset(*, campaign: Campaign) -> QuerySet[Rating]:
+    """The pair ratings that count: both outputs real, rater not excluded; ordered by id."""
+    return Rating.objects.filter(
+        real_output_q("output__"), real_output_q("output_b__"),
+        counted_rater_q(campaign, "rater"),
+        output__item__campaign=campaign, output_b__isnull=False,
+    ).order_by("id")
+
+
+def pairwise_table_get(*, campaign: Campaign, criteria: list[str]) -> PairwiseTable:
+    """The campaign's pair ratings (both outputs real, rater not excluded) as arrays."""
+    rows = (
+        pair_rating_queryset(campaign=campaign)
+        .values_list("rater_id", "output__item_id", "output__system_id", "output_b__system_id",
+                     "choice", "preferences")
+        .iterator(chunk_size=CHUNK)
+    )
+    ids: list[tuple[int, int, int, int]] = []
+    choices: list[int] = []
+    preferences: dict[str, list[int]] = {key: [] for key in criteria}
+    for rater, item, system_a, system_b, choice, prefs in rows:
+        ids.append((rater, item, system_a, system_b))
+        choices.append(_choice_code(choice))
+        prefs = prefs if isinstance(prefs, dict) else {}
+        for key, codes in preferences.items():
+            codes.append(_choice_code(prefs.get(key)))
+    columns = np.asarray(ids, dtype=np.int64).reshape(-1, 4).T
+    return PairwiseTable(
+        rater=columns[0], item=columns[1], system_a=columns[2], system_b=columns[3],
+        choice=np.asarray(choices, dtype=np.int8),
+        preferences={k: np.asarray(v, dtype=np.int8) for k, v in preferences.items()},
+    )
+
+
+@dataclass(frozen=True)
+class GroupedSegment:
+    """One real output of a perturbation group with a metric's segment value (None: none)."""
+
+    system_id: int
+    item_id: str
+    group: str
+    values: dict[str, float | None]
+
+
+def grouped_segments_get(*, campaign: Campaign, metrics: list[str]) -> list[GroupedSegment]:
+    """Real outputs whose item has a perturbation `group`, with their segment metric values."""
+    outputs = (
+        Output.objects.filter(real_output_q(), item__campaign=campaign)
+        .exclude(item__group="").order_by("id")
+        .values_list("id", "system_id", "item__external_id", "item__group")
+    )
+    found: dict[int, GroupedSegment] = {
+        pk: GroupedSegment(system_id=system, item_id=item, group=group, values={})
+        for pk, system, item, group in outputs.iterator(chunk_size=CHUNK)
+    }
+    if not found or not metrics:
+        return list(found.values())
+    values = MetricValue.objects.filter(
+        real_output_q("output__"), campaign=campaign, output__isnull=False, metric__in=metrics,
+    ).exclude(output__item__group="").values_list("output_id", "metric", "value")
+    for output_id, metric, value in values.iterator(chunk_size=CHUNK):
+        if output_id in found:
+            found[output_id].values[metric] = value
+    return list(found.values())

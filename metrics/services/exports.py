@@ -12,16 +12,22 @@ from typing import IO, Any
 import numpy as np
 from openpyxl import Workbook
 
-from annotations.models import Campaign, RatingValue
+from annotations.models import Campaign
 from metrics.compute.scores import z_normalize
 from metrics.models import MetricValue
-from metrics.selectors import rating_table_get
+from metrics.selectors import (
+    criterion_list,
+    pair_rating_queryset,
+    rating_table_get,
+    rating_value_queryset,
+)
 
 from .reports import report_build
 
 EXPORT_CHUNK = 5000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 BASE_COLUMNS = ["item_id", "system", "rater", "criterion", "value", "z_score"]
+PAIRWISE_COLUMNS = ["item_id", "system_a", "system_b", "rater", "choice", "winner"]
 
 
 def neutralize(cell: Any) -> Any:
@@ -40,7 +46,32 @@ def report_json_write(*, campaign: Campaign, stream: IO[str]) -> dict[str, Any]:
 
 
 def rating_rows(*, campaign: Campaign) -> Iterator[list[Any]]:
-    """The long table: header, then one row per rating value with z-score and output metrics."""
+    """The long table: one row per rating value (pairwise campaigns: one per judgment)."""
+    if campaign.kind == Campaign.Kind.PAIRWISE:
+        return judgment_rows(campaign=campaign)
+    return _value_rows(campaign)
+
+
+def judgment_rows(*, campaign: Campaign) -> Iterator[list[Any]]:
+    """Header, then one row per pair judgment: A/B systems as shown, choice, winner and the
+    per-criterion preferences (A, B, tie or empty)."""
+    keys = [c.key for c in criterion_list(campaign=campaign)]
+    yield PAIRWISE_COLUMNS + keys
+    rows = pair_rating_queryset(campaign=campaign).values_list(
+        "output__item__external_id", "output__system__name", "output_b__system__name",
+        "rater__username", "choice", "preferences",
+    ).iterator(chunk_size=EXPORT_CHUNK)
+    for item_id, system_a, system_b, rater, choice, preferences in rows:
+        winner = {"A": system_a, "B": system_b, "tie": "tie"}.get(choice)
+        preferences = preferences if isinstance(preferences, dict) else {}
+        yield [
+            neutralize(item_id), neutralize(system_a), neutralize(system_b), neutralize(rater),
+            choice or None, neutralize(winner),
+            *(neutralize(preferences.get(key)) for key in keys),
+        ]
+
+
+def _value_rows(campaign: Campaign) -> Iterator[list[Any]]:
     table = rating_table_get(campaign=campaign)
     z = np.full(len(table), np.nan)
     for criterion_id in np.unique(table.criterion):
@@ -49,13 +80,12 @@ def rating_rows(*, campaign: Campaign) -> Iterator[list[Any]]:
     metric_names = list(campaign.metrics)
     yield BASE_COLUMNS + metric_names
     rows = (
-        RatingValue.objects.filter(criterion__campaign=campaign, rating__output_b__isnull=True)
-        .order_by("id")
+        rating_value_queryset(campaign=campaign)
         .values_list("rating__output__item__external_id", "rating__output__system__name",
                      "rating__rater__username", "criterion__key", "value", "rating__output_id")
         .iterator(chunk_size=EXPORT_CHUNK)
     )
-    # Same filter and order as rating_table_get, so the z array lines up row by row.
+    # The queryset of rating_table_get (same filter and order): z lines up row by row.
     index = 0
     for chunk in _chunks(rows, EXPORT_CHUNK):
         metrics = _segment_metrics({r[5] for r in chunk}, metric_names)
@@ -136,4 +166,23 @@ def report_xlsx_write(*, campaign: Campaign, path: Path) -> None:
         agreement.append([neutralize(key), entry["level"], entry["krippendorff_alpha"],
                           entry.get("ci_low"), entry.get("ci_high"), entry["units"],
                           entry.get("reason")])
+    if report["pairwise"] is not None:
+        _pairwise_sheet(workbook.create_sheet("pairwise"), report["pairwise"])
     workbook.save(path)
+
+
+def _pairwise_sheet(sheet: Any, pairwise: dict[str, Any]) -> None:
+    """Win rates per system, then wins/losses/ties and the sign test per system pair."""
+    sheet.append(["system", "wins", "losses", "ties", "judgments", "win_rate", "ci_low",
+                  "ci_high", "reason"])
+    for entry in pairwise["systems"]:
+        sheet.append([neutralize(entry["name"]), entry["wins"], entry["losses"], entry["ties"],
+                      entry["judgments"], entry["win_rate"], entry.get("ci_low"),
+                      entry.get("ci_high"), entry.get("reason")])
+    sheet.append([])
+    sheet.append(["system_a", "system_b", "wins_a", "wins_b", "ties", "win_rate_a", "p_value",
+                  "reason"])
+    for pair in pairwise["pairs"]:
+        sheet.append([neutralize(pair["system_a"]), neutralize(pair["system_b"]),
+                      pair["wins_a"], pair["wins_b"], pair["ties"], pair["win_rate_a"],
+                      pair.get("p_value"), pair.get("reason")])

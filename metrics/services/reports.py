@@ -1,4 +1,11 @@
-"""The campaign report (DESIGN.md §4): human scores with CIs, z-scores, deltas, agreement."""
+"""The campaign report (DESIGN.md §4): human scores with CIs, z-scores, deltas, agreement.
+
+Quality-control outputs and the ratings of excluded raters never reach the report (the
+selectors leave them out). Pairwise campaigns get a `pairwise` section (wins, losses, ties,
+win rates with bootstrap intervals, sign tests, per-criterion preferences); campaigns that ask
+for them get robustness (`options.robustness`) and the composite score (`composite` weights)
+among each system's `metrics`.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,21 @@ from django.utils import timezone
 
 from annotations.models import Campaign, Criterion, System
 from metrics.compute.agreement import krippendorff_alpha, rater_agreement
+from metrics.compute.automatic import (
+    ComponentScale,
+    OutputRecord,
+    composite_scores,
+    metric_get,
+    robustness_delta,
+)
+from metrics.compute.pairwise import (
+    PAIR_TEST,
+    WIN_RATE_METHOD,
+    PairCounts,
+    pair_counts,
+    sign_test,
+    win_rate_ci,
+)
 from metrics.compute.scores import (
     bootstrap_mean_ci,
     correlations,
@@ -21,14 +43,20 @@ from metrics.compute.scores import (
     z_normalize,
 )
 from metrics.selectors import (
+    PairwiseTable,
     RatingTable,
     corpus_metric_values,
     criterion_list,
+    excluded_rater_names,
+    grouped_segments_get,
+    pairwise_table_get,
     rater_names,
     rating_table_get,
     segment_metric_arrays,
     system_list_with_counts,
 )
+
+ROBUSTNESS_PREFIX = "robustness:"
 
 
 def report_build(*, campaign: Campaign, now: datetime | None = None,
@@ -49,7 +77,7 @@ def report_build(*, campaign: Campaign, now: datetime | None = None,
             "outputs": s.output_count,
             "attributes": s.attributes,
             "criteria": {},
-            "metrics": metric_values.get(s.pk, {}),
+            "metrics": dict(metric_values.get(s.pk, {})),
             "delta_vs_baseline": {},
         }
         for s in systems
@@ -87,6 +115,11 @@ def report_build(*, campaign: Campaign, now: datetime | None = None,
             if score is not None:
                 per_rater.setdefault(rater_id, []).append(score)
 
+    _add_robustness(campaign, systems, system_entries)
+    _add_composite(campaign, criteria, system_entries)
+    pairwise = None
+    if campaign.kind == Campaign.Kind.PAIRWISE:
+        pairwise = _pairwise(campaign, criteria, systems, n_resamples, seed)
     return {
         "campaign": campaign.slug,
         "name": campaign.name,
@@ -101,7 +134,146 @@ def report_build(*, campaign: Campaign, now: datetime | None = None,
         "agreement": agreement,
         "raters": _raters(table, per_rater),
         "correlations": correlation,
+        "excluded_raters": excluded_rater_names(campaign=campaign),
+        "pairwise": pairwise,
     }
+
+
+def robustness_metrics(campaign: Campaign) -> list[str]:
+    """The metrics whose robustness the campaign asks for (`options.robustness`).
+
+    A list names the metrics; `true` means every segment-level metric of the campaign.
+    """
+    wanted = (campaign.options or {}).get("robustness")
+    if wanted is True:
+        names = []
+        for name in campaign.metrics or []:
+            try:
+                if metric_get(name).segment_level:
+                    names.append(name)
+            except KeyError:
+                continue
+        return names
+    if isinstance(wanted, list):
+        return [str(name) for name in wanted]
+    return []
+
+
+def _add_robustness(campaign: Campaign, systems: list[System],
+                    entries: dict[int, dict[str, Any]]) -> None:
+    """Per system and metric: mean change from each group's original to its variants."""
+    names = robustness_metrics(campaign)
+    if not names:
+        return
+    segments = grouped_segments_get(campaign=campaign, metrics=names)
+    for system in systems:
+        mine = [s for s in segments if s.system_id == system.pk]
+        records = [OutputRecord(item_id=s.item_id, group=s.group) for s in mine]
+        details = {}
+        for name in names:
+            result = robustness_delta(name, records, [s.values.get(name) for s in mine])
+            entries[system.pk]["metrics"][ROBUSTNESS_PREFIX + name] = result.value
+            details[name] = _without_none_reason(
+                {"value": result.value, "groups": result.groups, "reason": result.reason})
+        entries[system.pk]["robustness"] = details
+
+
+def _component_scale(key: str, criteria: dict[str, Criterion]) -> ComponentScale:
+    if key in criteria:
+        return ComponentScale((criteria[key].scale_min, criteria[key].scale_max))
+    try:
+        spec = metric_get(key)
+    except KeyError:
+        return ComponentScale((-math.inf, math.inf))
+    return ComponentScale(spec.value_range, spec.higher_is_better)
+
+
+def _add_composite(campaign: Campaign, criteria: list[Criterion],
+                   entries: dict[int, dict[str, Any]]) -> None:
+    """The campaign's weighted composite of criterion means and metric values, per system."""
+    weights = {key: float(w) for key, w in (campaign.composite or {}).items()}
+    if not weights:
+        return
+    by_key = {c.key: c for c in criteria}
+    scores = {
+        pk: {key: (entry["criteria"].get(key, {}).get("mean") if key in by_key
+                   else entry["metrics"].get(key)) for key in weights}
+        for pk, entry in entries.items()
+    }
+    scales = {key: _component_scale(key, by_key) for key in weights}
+    for pk, result in composite_scores(scores, weights, scales).items():
+        entries[pk]["metrics"]["composite"] = result.value
+        entries[pk]["composite"] = _without_none_reason({
+            "value": result.value, "weights": weights, "components": result.components,
+            "reason": result.reason,
+        })
+
+
+def _pairwise(campaign: Campaign, criteria: list[Criterion], systems: list[System],
+              n_resamples: int, seed: int) -> dict[str, Any]:
+    """Wins/losses/ties per system and pair, win rates with CIs, sign tests, preferences."""
+    table = pairwise_table_get(campaign=campaign, criteria=[c.key for c in criteria])
+    order = [s.pk for s in systems]
+    names = {s.pk: s.name for s in systems}
+    pairs = pair_counts(table.system_a, table.system_b, table.choice, order)
+    system_entries = []
+    for system in systems:
+        wins, losses, ties = _totals(pairs, system.pk)
+        rate = win_rate_ci(wins, losses, ties, n_resamples=n_resamples, rng=np.random.default_rng(
+            [seed, _stable("pairwise"), _stable(system.name)]))
+        system_entries.append(_without_none_reason({
+            "name": system.name, "wins": wins, "losses": losses, "ties": ties,
+            "judgments": wins + losses + ties, "win_rate": rate.win_rate,
+            "ci_low": rate.ci_low, "ci_high": rate.ci_high, "reason": rate.reason,
+        }))
+    return {
+        "judgments": int(np.count_nonzero(np.isin(table.choice, (1, -1, 0)))),
+        "win_rate_method": WIN_RATE_METHOD, "confidence": 0.95, "test": PAIR_TEST,
+        "systems": system_entries,
+        "pairs": [_pair_entry(p, names) for p in pairs],
+        "criteria": _preferences(table, order, names),
+    }
+
+
+def _totals(pairs: list[PairCounts], system_id: int) -> tuple[int, int, int]:
+    wins = losses = ties = 0
+    for p in pairs:
+        if p.first == system_id:
+            wins, losses, ties = wins + p.wins, losses + p.losses, ties + p.ties
+        elif p.second == system_id:
+            wins, losses, ties = wins + p.losses, losses + p.wins, ties + p.ties
+    return wins, losses, ties
+
+
+def _pair_entry(p: PairCounts, names: dict[int, str]) -> dict[str, Any]:
+    test = sign_test(p.wins, p.losses)
+    return _without_none_reason({
+        "system_a": names[p.first], "system_b": names[p.second], "wins_a": p.wins,
+        "wins_b": p.losses, "ties": p.ties, "judgments": p.judgments,
+        "win_rate_a": (p.wins + p.ties / 2) / p.judgments if p.judgments else None,
+        "p_value": test.p_value, "reason": test.reason,
+    })
+
+
+def _preferences(table: PairwiseTable, order: list[int],
+                 names: dict[int, str]) -> dict[str, Any]:
+    """Per criterion: preference counts per system and per pair from Rating.preferences."""
+    result: dict[str, Any] = {}
+    for key, codes in table.preferences.items():
+        pairs = pair_counts(table.system_a, table.system_b, codes, order)
+        systems = []
+        for pk in order:
+            wins, losses, ties = _totals(pairs, pk)
+            systems.append({"name": names[pk], "preferred": wins, "not_preferred": losses,
+                            "ties": ties})
+        result[key] = {
+            "judgments": int(np.count_nonzero(np.isin(codes, (1, -1, 0)))),
+            "systems": systems,
+            "pairs": [{"system_a": names[p.first], "system_b": names[p.second],
+                       "prefer_a": p.wins, "prefer_b": p.losses, "ties": p.ties}
+                      for p in pairs],
+        }
+    return result
 
 
 def _stable(text: str) -> int:
