@@ -16,3 +16,6 @@ __all__ = [
     "rating_submit",
     "ratings_import",
 ]
+from .qc import QcError, qc_degraded_create, qc_repeats_create, rater_exclude  # noqa: E402
+
+__all__ += ["QcError", "qc_degraded_create", "qc_repeats_create", "rater_exclude"]
