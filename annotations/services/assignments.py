@@ -1,12 +1,24 @@
 """Assignment engine: hand raters blind, balanced, item-blocked work under leases.
 
-Every write to an item's assignments (claim, renew, submit) first locks that item's row, so
-they serialise per item in the database: `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL
-(a claimer moves on to the next candidate item instead of waiting), and on SQLite the
-IMMEDIATE transactions of the settings already serialise all writers. Coverage is counted
-again after the lock is held, so no unit (an output, or an output pair in pairwise
-campaigns) ever gets more than k live assignments. Live = submitted, or assigned with an
-unexpired lease.
+Every write to an item's assignments (claim, renew, submit, skip, reset) first locks that
+item's row, so they serialise per item in the database: `SELECT ... FOR UPDATE SKIP LOCKED`
+on PostgreSQL (a claimer moves on to the next candidate item instead of waiting), and on
+SQLite the IMMEDIATE transactions of the settings already serialise all writers. Coverage is
+counted again from the assignments once the lock is held, so no unit (an output, or an output
+pair in pairwise campaigns) ever gets more than k live assignments. Live = submitted, or
+assigned with an unexpired lease.
+
+Finding work is cheap: `annotations_itemcoverage` (migration 0006) keeps, per item, the
+ASSIGNED + SUBMITTED assignments per unit (`fill`), written under the item lock by every
+engine write. A claim reads the least-filled items from one index, plus the items with lapsed
+leases from a partial index, instead of aggregating the whole campaign. The table is only a
+guide: a stale row costs a wasted lock at worst, and it is rebuilt whenever a search comes up
+empty, so no work is ever hidden for good.
+
+Quality control (campaign.options["qc"]): a claim draws, from the block's stored seed, whether
+this block is a control item, a degraded copy or a repeat (at the campaign's rates); copies
+only go to raters who rated their source output, never right after it. QC items come out of
+the same blocks, leases and k cap as everything else, so the rater cannot tell them apart.
 """
 
 from __future__ import annotations
@@ -18,24 +30,41 @@ from itertools import combinations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import (
-    Q,
-)
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from annotations.models import Assignment, Campaign, CampaignMembership, Item, Output, Rating
+from annotations.models import (
+    Assignment,
+    Campaign,
+    CampaignMembership,
+    Item,
+    Output,
+    QcKind,
+    Rating,
+)
 from annotations.selectors import live_q
 
 from .campaigns import membership_add
 
 DEFAULT_LEASE_MINUTES = 30
-# How many least-covered candidate items one claim looks at before giving up; each is tried
-# with SKIP LOCKED, so concurrent raters spread over different items.
+# How many least-covered candidate items one search returns; each is tried with SKIP LOCKED,
+# so concurrent raters spread over different items.
 CANDIDATES = 25
+# Lapsed leases looked at per search (the oldest first).
+LAPSED = 50
+SKIP_REASON_MAX = 200
+
+# The QC class of an item in annotations_itemcoverage.qc.
+QC_NONE, QC_CONTROL, QC_DEGRADED, QC_REPEAT = 0, 1, 2, 3
+QC_RATE_KEYS = (("control_rate", QC_CONTROL), ("degraded_rate", QC_DEGRADED),
+                ("repeat_rate", QC_REPEAT))
 
 Unit = tuple[int, int | None]  # (output id, output_b id or None)
+
+COVERAGE = "annotations_itemcoverage"
 
 
 def lease_minutes(campaign: Campaign) -> float:
@@ -53,6 +82,26 @@ def block_order(units: list[Unit], seed: int, *, pairwise: bool) -> list[Unit]:
     return [(b, a) if rng.random() < 0.5 else (a, b) for a, b in ordered]
 
 
+def qc_draw(seed: int, options: dict[str, Any] | None) -> int:
+    """The QC class a block with this seed is drawn from (QC_NONE without QC rates).
+
+    Reproducible from the block's stored seed: one uniform draw of `random.Random(-seed - 1)`
+    (a stream apart from block_order's) falls in [0, control) → control, then degraded, then
+    repeat, else a regular item.
+    """
+    qc = (options or {}).get("qc") or {}
+    rates = [(float(qc.get(key) or 0.0), kind) for key, kind in QC_RATE_KEYS]
+    if not any(rate > 0 for rate, _ in rates):
+        return QC_NONE
+    draw = random.Random(-seed - 1).random()
+    edge = 0.0
+    for rate, kind in rates:
+        edge += max(rate, 0.0)
+        if draw < edge:
+            return kind
+    return QC_NONE
+
+
 def _unit_key(output_id: int, output_b_id: int | None) -> Unit:
     """A side-independent key: a pair counts the same whichever output is shown left."""
     if output_b_id is None:
@@ -64,6 +113,233 @@ def _lock_item(item_id: int, *, skip_locked: bool) -> bool:
     """Lock one item row for this transaction; False when another claimer holds it."""
     query = Item.objects.select_for_update(skip_locked=skip_locked).filter(pk=item_id)
     return query.values_list("pk", flat=True).first() is not None
+
+
+def _lock_items(item_ids: set[int]) -> None:
+    """Blocking locks in id order: claimers never wait (SKIP LOCKED), so no deadlock."""
+    list(Item.objects.select_for_update().filter(pk__in=sorted(item_ids)).order_by("pk")
+         .values_list("pk", flat=True))
+
+
+# --- the coverage table -------------------------------------------------------------------
+
+_ITEM_STATS = """
+SELECT i.id AS item_id, i.campaign_id,
+       CASE WHEN i.qc_kind = 'degraded' THEN 2 WHEN i.qc_kind = 'repeat' THEN 3
+            WHEN COALESCE(o.n, 0) > 0 AND o.ctl = o.n THEN 1 ELSE 0 END AS qc,
+       CASE WHEN %(pairwise)s THEN COALESCE(o.n, 0) * (COALESCE(o.n, 0) - 1) / 2
+            ELSE COALESCE(o.n, 0) END AS units,
+       COALESCE(t.n, 0) AS taken
+  FROM {item} i
+  LEFT JOIN (SELECT item_id, COUNT(*) AS n, COUNT(control) AS ctl
+               FROM {output} GROUP BY item_id) o ON o.item_id = i.id
+  LEFT JOIN (SELECT ao.item_id, COUNT(*) AS n
+               FROM {assignment} a JOIN {output} ao ON ao.id = a.output_id
+              WHERE a.campaign_id = %(campaign)s AND a.status IN ('assigned', 'submitted')
+              GROUP BY ao.item_id) t ON t.item_id = i.id
+ WHERE i.campaign_id = %(campaign)s {where}
+"""
+
+_UPSERT = """
+INSERT INTO {coverage} (item_id, campaign_id, qc, units, taken, fill)
+SELECT s.item_id, s.campaign_id, s.qc, s.units, s.taken,
+       CASE WHEN s.units > 0 THEN s.taken * 1.0 / s.units ELSE 1e9 END
+  FROM ({stats}) s
+ WHERE 1 = 1
+ON CONFLICT (item_id) DO UPDATE SET qc = excluded.qc, units = excluded.units,
+       taken = excluded.taken, fill = excluded.fill
+ WHERE {coverage}.qc <> excluded.qc OR {coverage}.units <> excluded.units
+    OR {coverage}.taken <> excluded.taken
+"""
+
+
+def _tables() -> dict[str, str]:
+    return {"item": Item._meta.db_table, "output": Output._meta.db_table,
+            "assignment": Assignment._meta.db_table, "coverage": COVERAGE}
+
+
+def _coverage_sync(campaign: Campaign, *, full: bool) -> None:
+    """Add rows for items the engine has not seen yet; full=True recounts every item."""
+    tables = _tables()
+    where = "" if full else (
+        f"AND i.id > COALESCE((SELECT MAX(item_id) FROM {COVERAGE} "
+        f"WHERE campaign_id = %(campaign)s), 0)")
+    stats = _ITEM_STATS.format(where=where, **tables)
+    params = {"campaign": campaign.pk, "pairwise": campaign.kind == Campaign.Kind.PAIRWISE}
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT.format(stats=stats, **tables), params)
+        if full:  # rows of items deleted since
+            cursor.execute(
+                f"DELETE FROM {COVERAGE} WHERE campaign_id = %s AND item_id NOT IN "
+                f"(SELECT id FROM {tables['item']} WHERE campaign_id = %s)",
+                [campaign.pk, campaign.pk])
+
+
+def assignment_coverage_rebuild(*, campaign: Campaign) -> None:
+    """Recount the engine's per-item coverage of the campaign from its assignments."""
+    with transaction.atomic():
+        _coverage_sync(campaign, full=True)
+
+
+def _coverage_write(campaign: Campaign, item_id: int, qc: int, units: int, taken: int) -> None:
+    """Store one locked item's exact coverage (the caller holds the item lock)."""
+    fill = taken / units if units else 1e9
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {COVERAGE} (item_id, campaign_id, qc, units, taken, fill) "
+            f"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (item_id) DO UPDATE SET "
+            f"qc = excluded.qc, units = excluded.units, taken = excluded.taken, "
+            f"fill = excluded.fill",
+            [item_id, campaign.pk, qc, units, taken, fill])
+
+
+# --- finding work ---------------------------------------------------------------------------
+
+# Items of the rater's past work (assignments, imported or earlier ratings) are never offered.
+_UNSEEN = """
+   AND NOT EXISTS (SELECT 1 FROM {output} so JOIN {assignment} sa ON sa.output_id = so.id
+                    WHERE so.item_id = c.item_id AND sa.rater_id = %(rater)s)
+   AND NOT EXISTS (SELECT 1 FROM {output} so JOIN {rating} sr ON sr.output_id = so.id
+                    WHERE so.item_id = c.item_id AND sr.rater_id = %(rater)s)
+"""
+
+# A QC copy: every output's source was rated by the rater, and none is from their last item.
+_COPY_OK = """
+   AND NOT EXISTS (SELECT 1 FROM {output} co WHERE co.item_id = c.item_id AND (
+         co.qc_source_id IS NULL
+         OR NOT EXISTS (SELECT 1 FROM {rating} cr WHERE cr.rater_id = %(rater)s
+                           AND (cr.output_id = co.qc_source_id
+                                OR cr.output_b_id = co.qc_source_id))
+         OR EXISTS (SELECT 1 FROM {output} src WHERE src.id = co.qc_source_id
+                       AND src.item_id = %(last_item)s)))
+"""
+
+_FRESH = """
+SELECT c.item_id, c.fill FROM {coverage} c
+ WHERE c.campaign_id = %(campaign)s AND c.qc = %(qc)s AND c.fill < %(overlap)s {unseen}
+ ORDER BY c.fill, c.item_id
+ LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+# Copies are found from the rater's own ratings (bounded by their work), not by a scan.
+_COPIES = """
+SELECT c.item_id, c.fill FROM {coverage} c
+ WHERE c.item_id IN (SELECT co.item_id FROM {rating} r
+                       JOIN {output} co ON co.qc_source_id = r.output_id
+                      WHERE r.rater_id = %(rater)s)
+   AND c.campaign_id = %(campaign)s AND c.qc = %(qc)s AND c.fill < %(overlap)s {unseen}
+ ORDER BY c.fill, c.item_id
+ LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+_LAPSED = """
+SELECT c.item_id, (c.taken - l.n) * 1.0 / c.units FROM (
+    SELECT lo.item_id, COUNT(*) AS n FROM (
+        SELECT a.output_id FROM {assignment} a
+         WHERE a.campaign_id = %(campaign)s AND a.status = 'assigned'
+           AND a.lease_expires_at <= %(now)s
+         ORDER BY a.lease_expires_at LIMIT %(lapsed)s) la
+      JOIN {output} lo ON lo.id = la.output_id
+     GROUP BY lo.item_id) l
+  JOIN {coverage} c ON c.item_id = l.item_id
+ WHERE c.qc = %(qc)s AND c.units > 0 {unseen}
+"""
+
+
+def _candidate_items(campaign: Campaign, rater: Any, now: datetime, *, qc: int = QC_NONE,
+                     last_item: int | None = None, offset: int = 0) -> list[int]:
+    """Items of one QC class with a free unit, never seen by the rater, least filled first."""
+    tables = _tables() | {"rating": Rating._meta.db_table}
+    unseen = _UNSEEN.format(**tables)
+    if qc in (QC_DEGRADED, QC_REPEAT):
+        unseen += _COPY_OK.format(**tables)
+    params = {"campaign": campaign.pk, "rater": rater.pk, "qc": qc,
+              "overlap": campaign.overlap, "limit": CANDIDATES, "offset": offset,
+              "now": connection.ops.adapt_datetimefield_value(now), "lapsed": LAPSED,
+              "last_item": last_item or 0}
+    fresh = _COPIES if qc in (QC_DEGRADED, QC_REPEAT) else _FRESH
+    found: dict[int, float] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(fresh.format(unseen=unseen, **tables), params)
+        found.update(cursor.fetchall())
+        if offset == 0:  # lapsed leases are few; they join the first page
+            cursor.execute(_LAPSED.format(unseen=unseen, **tables), params)
+            for item_id, fill in cursor.fetchall():
+                found[item_id] = min(fill, found.get(item_id, fill))
+    return sorted(found, key=lambda item_id: (found[item_id], item_id))
+
+
+@dataclass(frozen=True)
+class _ItemState:
+    qc: int
+    units: list[Unit]
+    held: dict[Unit, int]  # live assignments per unit
+    taken: int  # ASSIGNED + SUBMITTED rows, lapsed or not
+    had: set[Unit]  # units the rater ever had
+
+
+def _item_state(campaign: Campaign, item_id: int, rater: Any, now: datetime) -> _ItemState:
+    """Units, live counts and the rater's history of a locked item (two queries)."""
+    outputs = list(Output.objects.filter(item_id=item_id).order_by("pk")
+                   .values_list("pk", "control", "item__qc_kind"))
+    output_ids = [pk for pk, _, _ in outputs]
+    if campaign.kind == Campaign.Kind.PAIRWISE:
+        units: list[Unit] = [(a, b) for a, b in combinations(output_ids, 2)]
+    else:
+        units = [(pk, None) for pk in output_ids]
+    qc_kind = outputs[0][2] if outputs else QcKind.NONE
+    qc = {QcKind.DEGRADED: QC_DEGRADED, QcKind.REPEAT: QC_REPEAT}.get(qc_kind, QC_NONE)
+    if qc == QC_NONE and outputs and all(control is not None for _, control, _ in outputs):
+        qc = QC_CONTROL
+    held: dict[Unit, int] = {}
+    had: set[Unit] = set()
+    taken = 0
+    rows = Assignment.objects.filter(output__item_id=item_id).values_list(
+        "output_id", "output_b_id", "rater_id", "status", "lease_expires_at")
+    for output_id, output_b_id, rater_id, status, expires in rows:
+        key = _unit_key(output_id, output_b_id)
+        if rater is not None and rater_id == rater.pk:
+            had.add(key)
+        if status in (Assignment.Status.SUBMITTED, Assignment.Status.ASSIGNED):
+            taken += 1
+        if status == Assignment.Status.SUBMITTED or (
+                status == Assignment.Status.ASSIGNED and expires and expires > now):
+            held[key] = held.get(key, 0) + 1
+    return _ItemState(qc, units, held, taken, had)
+
+
+def _free_units(campaign: Campaign, state: _ItemState) -> list[Unit]:
+    return [u for u in state.units
+            if u not in state.had and state.held.get(u, 0) < campaign.overlap]
+
+
+def _unit_q(units: list[Unit]) -> Q:
+    """Assignments on these units, whichever side of a pair is shown left."""
+    match = Q()
+    for a, b in units:
+        if b is None:
+            match |= Q(output_id=a, output_b__isnull=True)
+        else:
+            match |= Q(output_id=a, output_b_id=b) | Q(output_id=b, output_b_id=a)
+    return match
+
+
+def _claim_block(campaign: Campaign, rater: Any, item_id: int, state: _ItemState,
+                 units: list[Unit], now: datetime, lease: timedelta, seed: int,
+                 start: int) -> None:
+    """Create the rater's assignments for one item's free units, in seeded order."""
+    pairwise = campaign.kind == Campaign.Kind.PAIRWISE
+    # Lapsed leases on the units taken here lose their slot for good.
+    expired = Assignment.objects.filter(
+        _unit_q(units), output__item_id=item_id, status=Assignment.Status.ASSIGNED,
+        lease_expires_at__lte=now).update(status=Assignment.Status.EXPIRED)
+    Assignment.objects.bulk_create([
+        Assignment(campaign=campaign, rater=rater, output_id=a, output_b_id=b, seed=seed,
+                   position=start + i, lease_expires_at=now + lease)
+        for i, (a, b) in enumerate(block_order(units, seed, pairwise=pairwise))
+    ])
+    _coverage_write(campaign, item_id, state.qc, len(state.units),
+                    state.taken - expired + len(units))
 
 
 def _current(campaign: Campaign, rater: Any, now: datetime) -> Assignment | None:
@@ -86,10 +362,7 @@ def _resume(campaign: Campaign, rater: Any, now: datetime,
     current = [a for a in held if a.lease_expires_at and a.lease_expires_at > now]
     if current or not held:
         return current[0] if current else None
-    item_ids = sorted({a.output.item_id for a in held})
-    # Blocking locks in id order: claimers never wait (SKIP LOCKED), so no deadlock.
-    list(Item.objects.select_for_update().filter(pk__in=item_ids).order_by("pk")
-         .values_list("pk", flat=True))
+    _lock_items({a.output.item_id for a in held})
     # A claim that reclaims a lapsed slot marks it EXPIRED under the item lock, so whatever
     # is still ASSIGNED now never lost its slot and can be renewed safely.
     Assignment.objects.filter(pk__in=[a.pk for a in held],
@@ -98,111 +371,43 @@ def _resume(campaign: Campaign, rater: Any, now: datetime,
     return _current(campaign, rater, now)
 
 
+def _real_q() -> Q:
+    """Assignments on real outputs (not control items or QC copies)."""
+    return Q(output__control__isnull=True) & Q(output__item__qc_kind=QcKind.NONE)
+
+
 def _quota_left(campaign: Campaign, rater: Any, now: datetime) -> int | None:
+    """Real units the rater may still take (QC items come on top of the quota)."""
     quota = (campaign.options or {}).get("quota")
     if quota is None:
         return None
-    held = Assignment.objects.filter(live_q(now), campaign=campaign, rater=rater).count()
+    held = Assignment.objects.filter(live_q(now), _real_q(), campaign=campaign,
+                                     rater=rater).count()
     return max(int(quota) - held, 0)
 
 
-# One pass over the campaign's outputs and live assignments, grouped per item (hash joins),
-# instead of a correlated count per item (seconds on 10k items; this is ~20 ms on PostgreSQL).
-CANDIDATES_SQL = """
-WITH outs AS (
-  SELECT o.item_id, {units} AS units
-    FROM {output} o JOIN {item} i ON i.id = o.item_id
-   WHERE i.campaign_id = %(campaign)s
-   GROUP BY o.item_id
-), live AS (
-  SELECT o.item_id, COUNT(*) AS n
-    FROM {assignment} a JOIN {output} o ON o.id = a.output_id
-   WHERE a.campaign_id = %(campaign)s
-     AND (a.status = %(submitted)s OR (a.status = %(assigned)s AND a.lease_expires_at > %(now)s))
-   GROUP BY o.item_id
-), seen AS (
-  SELECT o.item_id FROM {assignment} a JOIN {output} o ON o.id = a.output_id
-   WHERE a.campaign_id = %(campaign)s AND a.rater_id = %(rater)s
-  UNION
-  SELECT o.item_id FROM {rating} r JOIN {output} o ON o.id = r.output_id
-   WHERE r.rater_id = %(rater)s
-)
-SELECT outs.item_id
-  FROM outs LEFT JOIN live ON live.item_id = outs.item_id
- WHERE outs.units > 0
-   AND COALESCE(live.n, 0) < %(overlap)s * outs.units
-   AND outs.item_id NOT IN (SELECT item_id FROM seen)
- ORDER BY COALESCE(live.n, 0) * 1.0 / outs.units, outs.item_id
- LIMIT %(limit)s OFFSET %(offset)s
-"""
-
-
-def _candidate_items(campaign: Campaign, rater: Any, now: datetime,
-                     offset: int = 0) -> list[int]:
-    """Ids of items with a free unit, never seen by the rater, least covered first."""
-    pairwise = campaign.kind == Campaign.Kind.PAIRWISE
-    sql = CANDIDATES_SQL.format(
-        units="COUNT(*) * (COUNT(*) - 1) / 2" if pairwise else "COUNT(*)",
-        output=Output._meta.db_table, item=Item._meta.db_table,
-        assignment=Assignment._meta.db_table, rating=Rating._meta.db_table,
-    )
-    params = {"campaign": campaign.pk, "rater": rater.pk,
-              "now": connection.ops.adapt_datetimefield_value(now),
-              "submitted": Assignment.Status.SUBMITTED, "assigned": Assignment.Status.ASSIGNED,
-              "overlap": campaign.overlap, "limit": CANDIDATES, "offset": offset}
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The planner's cost estimate can cross the JIT threshold; compiling costs seconds.
-            cursor.execute("SET LOCAL jit = off")
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _free_units(campaign: Campaign, item_id: int, rater: Any, now: datetime) -> list[Unit]:
-    """Units of a locked item below k live assignments that the rater never had."""
-    output_ids = list(Output.objects.filter(item_id=item_id).order_by("pk")
-                      .values_list("pk", flat=True))
-    if campaign.kind == Campaign.Kind.PAIRWISE:
-        units: list[Unit] = [(a, b) for a, b in combinations(output_ids, 2)]
-    else:
-        units = [(pk, None) for pk in output_ids]
-    held: dict[Unit, int] = {}
-    had: set[Unit] = set()
-    rows = Assignment.objects.filter(output__item_id=item_id).values_list(
-        "output_id", "output_b_id", "rater_id", "status", "lease_expires_at")
-    for output_id, output_b_id, rater_id, status, expires in rows:
-        key = _unit_key(output_id, output_b_id)
-        if rater_id == rater.pk:
-            had.add(key)
-        if status == Assignment.Status.SUBMITTED or (
-                status == Assignment.Status.ASSIGNED and expires and expires > now):
-            held[key] = held.get(key, 0) + 1
-    return [u for u in units if u not in had and held.get(u, 0) < campaign.overlap]
-
-
-def _claim_block(campaign: Campaign, rater: Any, item_id: int, units: list[Unit],
-                 now: datetime, lease: timedelta, rng: random.Random) -> None:
-    """Create the rater's assignments for one item's free units, in seeded order."""
-    pairwise = campaign.kind == Campaign.Kind.PAIRWISE
-    # Lapsed leases on the units taken here lose their slot for good.
-    reclaim = Q()
-    for a, b in units:
-        if b is None:
-            reclaim |= Q(output_id=a, output_b__isnull=True)
-        else:
-            reclaim |= Q(output_id=a, output_b_id=b) | Q(output_id=b, output_b_id=a)
-    Assignment.objects.filter(reclaim, output__item_id=item_id,
-                              status=Assignment.Status.ASSIGNED,
-                              lease_expires_at__lte=now).update(status=Assignment.Status.EXPIRED)
-    seed = rng.getrandbits(62)
-    last = (Assignment.objects.filter(campaign=campaign, rater=rater)
-            .order_by("-position").values_list("position", flat=True).first())
-    start = 0 if last is None else last + 1
-    Assignment.objects.bulk_create([
-        Assignment(campaign=campaign, rater=rater, output_id=a, output_b_id=b, seed=seed,
-                   position=start + i, lease_expires_at=now + lease)
-        for i, (a, b) in enumerate(block_order(units, seed, pairwise=pairwise))
-    ])
+def _search(campaign: Campaign, rater: Any, now: datetime, *, qc: int, last_item: int | None,
+            quota_left: int | None) -> tuple[int, _ItemState, list[Unit]] | None:
+    """Lock the first candidate item with free units for the rater (None: nothing found)."""
+    offset = 0
+    while candidates := _candidate_items(campaign, rater, now, qc=qc, last_item=last_item,
+                                         offset=offset):
+        for item_id in candidates:
+            # Another rater claiming this item right now: move on rather than wait.
+            if not _lock_item(item_id, skip_locked=True):
+                continue
+            state = _item_state(campaign, item_id, rater, now)
+            units = _free_units(campaign, state)
+            if not units:
+                # Full, or only units the rater had: correct the guide and move on.
+                _coverage_write(campaign, item_id, state.qc, len(state.units), state.taken)
+                continue
+            if quota_left is not None and qc == QC_NONE:
+                units = units[:quota_left]
+            return item_id, state, units
+        # Every candidate was locked or just filled up: look further down the list.
+        offset += CANDIDATES
+    return None
 
 
 def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | None = None,
@@ -221,47 +426,186 @@ def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | Non
         if resumed is not None:
             return resumed
         quota_left = _quota_left(campaign, rater, now)
-        if quota_left == 0:
+        seed = rng.getrandbits(62)
+        qc = qc_draw(seed, campaign.options)
+        last = (Assignment.objects.filter(campaign=campaign, rater=rater)
+                .order_by("-position").values_list("position", "output__item_id").first())
+        start, last_item = (0, None) if last is None else (last[0] + 1, last[1])
+        if quota_left == 0 and qc == QC_NONE:
             return None
-        offset = 0
-        while candidates := _candidate_items(campaign, rater, now, offset):
-            for item_id in candidates:
-                # Another rater claiming this item right now: move on rather than wait.
-                if not _lock_item(item_id, skip_locked=True):
-                    continue
-                units = _free_units(campaign, item_id, rater, now)
-                if not units:
-                    continue
-                if quota_left is not None:
-                    units = units[:quota_left]
-                _claim_block(campaign, rater, item_id, units, now, lease, rng)
-                return _current(campaign, rater, now)
-            # Every candidate was locked or just filled up: look further down the list.
-            offset += len(candidates)
-    return None
+        _coverage_sync(campaign, full=False)
+        found = None
+        for kind in dict.fromkeys([qc, QC_NONE]):  # a QC draw with nothing eligible: regular
+            if kind == QC_NONE and quota_left == 0:
+                break
+            found = _search(campaign, rater, now, qc=kind, last_item=last_item,
+                            quota_left=quota_left)
+            if found is None and kind == QC_NONE:
+                # Out of work per the guide: recount it once before answering "nothing left".
+                _coverage_sync(campaign, full=True)
+                found = _search(campaign, rater, now, qc=kind, last_item=last_item,
+                                quota_left=quota_left)
+            if found is not None:
+                break
+        if found is None:
+            return None
+        item_id, state, units = found
+        _claim_block(campaign, rater, item_id, state, units, now, lease, seed, start)
+        return _current(campaign, rater, now)
 
 
 def assignment_settle_submission(*, assignment: Assignment, now: datetime) -> Assignment:
     """Mark a submitted assignment; a late one keeps its slot only if the unit has room.
 
     The caller holds the item lock (see rating_submit). A lease that lapsed without being
-    reclaimed still holds its slot. A reclaimed one (EXPIRED) fills a slot if the unit is
-    below k; otherwise the rating is kept as an extra one and the assignment stays EXPIRED.
+    reclaimed still holds its slot. A reclaimed, skipped or released one fills a slot if the
+    unit is below k; otherwise the rating is kept as an extra one and the status stays.
     """
     fills_slot = assignment.status in (Assignment.Status.ASSIGNED, Assignment.Status.SUBMITTED)
+    item_id = assignment.output.item_id
+    takes_slot = False
     if not fills_slot:
         key = _unit_key(assignment.output_id, assignment.output_b_id)
-        others = Assignment.objects.filter(live_q(now), output__item_id=assignment.output.item_id
+        others = Assignment.objects.filter(live_q(now), output__item_id=item_id
                                            ).exclude(pk=assignment.pk)
         held = sum(1 for a, b in others.values_list("output_id", "output_b_id")
                    if _unit_key(a, b) == key)
-        fills_slot = held < assignment.campaign.overlap
+        fills_slot = takes_slot = held < assignment.campaign.overlap
     if fills_slot:
         assignment.status = Assignment.Status.SUBMITTED
     if assignment.submitted_at is None or fills_slot:
         assignment.submitted_at = now
     assignment.save(update_fields=["status", "submitted_at"])
+    if takes_slot:
+        state = _item_state(assignment.campaign, item_id, None, now)
+        _coverage_write(assignment.campaign, item_id, state.qc, len(state.units), state.taken)
     return assignment
+
+
+# --- skip, reset, reassign -------------------------------------------------------------------
+
+
+def _release(campaign: Campaign, assignments: list[Assignment], status: str, reason: str,
+             now: datetime) -> int:
+    """Give these (locked items') open assignments up; the coverage guide follows."""
+    if not assignments:
+        return 0
+    changed = Assignment.objects.filter(
+        pk__in=[a.pk for a in assignments], status=Assignment.Status.ASSIGNED,
+    ).update(status=status, skip_reason=reason[:SKIP_REASON_MAX])
+    for item_id in sorted({a.output.item_id for a in assignments}):
+        state = _item_state(campaign, item_id, None, now)
+        _coverage_write(campaign, item_id, state.qc, len(state.units), state.taken)
+    return changed
+
+
+def assignment_skip(*, assignment: Assignment, rater: Any, reason: str,
+                    now: datetime | None = None) -> Assignment:
+    """Skip an open assignment with a reason; its slot goes back to the pool for others.
+
+    The rater never gets that output (or pair) again: the skipped row stays in their history.
+    Skipping an already skipped assignment is a no-op; a submitted one cannot be skipped.
+    """
+    if assignment.rater_id != rater.pk:
+        raise PermissionDenied("not your assignment")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["say why you skip this item"]})
+    if len(reason) > SKIP_REASON_MAX:
+        raise ValidationError({"reason": [f"at most {SKIP_REASON_MAX} characters"]})
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_items({assignment.output.item_id})
+        assignment.refresh_from_db(fields=["status", "skip_reason"])
+        if assignment.status == Assignment.Status.SKIPPED:
+            return assignment
+        if assignment.status == Assignment.Status.SUBMITTED:
+            raise ValidationError({"reason": ["this item is already rated; edit it instead"]})
+        # An EXPIRED one lost its slot already; it is marked skipped all the same.
+        Assignment.objects.filter(pk=assignment.pk).update(
+            status=Assignment.Status.SKIPPED, skip_reason=reason)
+        state = _item_state(assignment.campaign, assignment.output.item_id, None, now)
+        _coverage_write(assignment.campaign, assignment.output.item_id, state.qc,
+                        len(state.units), state.taken)
+    assignment.status = Assignment.Status.SKIPPED
+    assignment.skip_reason = reason
+    return assignment
+
+
+def _open_assignments(campaign: Campaign, rater: Any) -> list[Assignment]:
+    return list(Assignment.objects.select_related("output")
+                .filter(campaign=campaign, rater=rater, status=Assignment.Status.ASSIGNED)
+                .order_by("position", "pk"))
+
+
+def assignment_reset_for_rater(*, campaign: Campaign, rater: Any, by: Any,
+                               now: datetime | None = None) -> int:
+    """Release the rater's unsubmitted assignments back to the pool; returns how many.
+
+    Their submitted ratings are kept. Released rows stay in the rater's history (EXPIRED,
+    reason "reset by <admin>"), so the rater is never handed those outputs again.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        list(CampaignMembership.objects.select_for_update()
+             .filter(campaign=campaign, user=rater).values_list("pk", flat=True))
+        held = _open_assignments(campaign, rater)
+        if not held:
+            return 0
+        _lock_items({a.output.item_id for a in held})
+        return _release(campaign, held, Assignment.Status.EXPIRED,
+                        f"reset by {by.get_username() if by else 'admin'}", now)
+
+
+def assignment_reassign(*, campaign: Campaign, from_rater: Any, to_rater: Any, by: Any,
+                        now: datetime | None = None) -> int:
+    """Move from_rater's unsubmitted work to to_rater; returns how many units moved.
+
+    A unit goes over only if to_rater never had that output (or pair) and never rated it;
+    the rest goes back to the pool. Submitted ratings stay with whoever made them.
+    """
+    if from_rater.pk == to_rater.pk:
+        raise ValidationError({"to_rater": ["choose a different rater"]})
+    if not CampaignMembership.objects.filter(campaign=campaign, user=to_rater,
+                                             role=CampaignMembership.Role.RATER).exists():
+        raise ValidationError({"to_rater": ["not a rater of this campaign"]})
+    now = now or timezone.now()
+    lease = timedelta(minutes=lease_minutes(campaign))
+    label = f"reassigned by {by.get_username() if by else 'admin'}"
+    with transaction.atomic():
+        # Both raters' claims wait (membership locks in id order: no deadlock).
+        list(CampaignMembership.objects.select_for_update()
+             .filter(campaign=campaign, user__in=[from_rater, to_rater]).order_by("pk")
+             .values_list("pk", flat=True))
+        held = _open_assignments(campaign, from_rater)
+        if not held:
+            return 0
+        _lock_items({a.output.item_id for a in held})
+        _release(campaign, held, Assignment.Status.EXPIRED, label, now)
+        blocked = _units_had(campaign, to_rater, {a.output.item_id for a in held})
+        movable = [a for a in held if _unit_key(a.output_id, a.output_b_id) not in blocked]
+        last = (Assignment.objects.filter(campaign=campaign, rater=to_rater)
+                .order_by("-position").values_list("position", flat=True).first())
+        start = 0 if last is None else last + 1
+        Assignment.objects.bulk_create([
+            Assignment(campaign=campaign, rater=to_rater, output_id=a.output_id,
+                       output_b_id=a.output_b_id, seed=a.seed, position=start + i,
+                       lease_expires_at=now + lease)
+            for i, a in enumerate(movable)
+        ])
+        for item_id in sorted({a.output.item_id for a in movable}):
+            state = _item_state(campaign, item_id, None, now)
+            _coverage_write(campaign, item_id, state.qc, len(state.units), state.taken)
+        return len(movable)
+
+
+def _units_had(campaign: Campaign, rater: Any, item_ids: set[int]) -> set[Unit]:
+    """Units of these items the rater was ever assigned or rated."""
+    had = {_unit_key(a, b) for a, b in Assignment.objects.filter(
+        rater=rater, output__item_id__in=item_ids).values_list("output_id", "output_b_id")}
+    had |= {_unit_key(a, b) for a, b in Rating.objects.filter(
+        rater=rater, output__item_id__in=item_ids).values_list("output_id", "output_b_id")}
+    return had
 
 
 @dataclass(frozen=True)
