@@ -62,7 +62,8 @@ class _Picker:
     j starting at offset j·items/systems, so that rounds over the systems take different
     items. Pick k goes to system k mod S with method (k div S + k mod S) mod M, so that every
     system cycles through the methods; a (system, method) with nothing left falls back to the
-    other methods, then to the other systems.
+    other methods, then to the other systems. A source is used once per call while unused
+    ones remain, then again by another method.
     """
 
     rows: list[tuple[int, int, int]]  # (output id, item id, system id)
@@ -72,7 +73,7 @@ class _Picker:
     rng: random.Random
     lists: dict[int, list[int]] = field(default_factory=dict)
     systems: list[int] = field(default_factory=list)
-    where: dict[tuple[int, str], int] = field(default_factory=dict)
+    where: dict[tuple[int, str, bool], int] = field(default_factory=dict)
     texts: dict[int, str] = field(default_factory=dict)
     taken: set[int] = field(default_factory=set)
     unusable: set[tuple[int, str]] = field(default_factory=set)
@@ -96,29 +97,33 @@ class _Picker:
 
     def pick(self, count: int) -> list[_Pick]:
         picks: list[_Pick] = []
-        s, m = len(self.systems), len(self.methods)
         for k in range(count):
-            first_system, first_method = k % s, (k // s + k % s) % m
-            chosen = None
-            for ds in range(s):
-                system = self.systems[(first_system + ds) % s]
-                for dm in range(m):
-                    chosen = self._next(system, self.methods[(first_method + dm) % m])
-                    if chosen is not None:
-                        break
-                if chosen is not None:
-                    break
+            # Prefer sources not used yet in this call; reuse one (by another method) only
+            # when no fresh source is left.
+            chosen = self._choose(k, fresh=True) or self._choose(k, fresh=False)
             if chosen is None:
-                return picks
+                break
             picks.append(chosen)
         return picks
 
-    def _next(self, system: int, method: str) -> _Pick | None:
+    def _choose(self, k: int, *, fresh: bool) -> _Pick | None:
+        s, m = len(self.systems), len(self.methods)
+        first_system, first_method = k % s, (k // s + k % s) % m
+        for ds in range(s):
+            system = self.systems[(first_system + ds) % s]
+            for dm in range(m):
+                chosen = self._next(system, self.methods[(first_method + dm) % m], fresh)
+                if chosen is not None:
+                    return chosen
+        return None
+
+    def _next(self, system: int, method: str, fresh: bool) -> _Pick | None:
         outputs = self.lists[system]
-        i = self.where.get((system, method), 0)
+        i = self.where.get((system, method, fresh), 0)
         while i < len(outputs):
             pk = outputs[i]
-            if pk in self.taken or (pk, method) in self.done or (pk, method) in self.unusable:
+            if (fresh and pk in self.taken) or (pk, method) in self.done \
+                    or (pk, method) in self.unusable:
                 i += 1
                 continue
             text = self._text(outputs, i)
@@ -128,9 +133,10 @@ class _Picker:
                 i += 1
                 continue
             self.taken.add(pk)
-            self.where[(system, method)] = i + 1
+            self.done.add((pk, method))
+            self.where[(system, method, fresh)] = i + 1
             return _Pick(pk, self.item_of[pk], system, method, copy)
-        self.where[(system, method)] = i
+        self.where[(system, method, fresh)] = i
         return None
 
     def _text(self, outputs: list[int], i: int) -> str:
