@@ -32,6 +32,17 @@ class MetricRun(models.Model):
     options = models.JSONField(
         default=dict, blank=True, help_text="metric options (tokenizer, ...) used by every chunk"
     )
+    force = models.BooleanField(
+        default=False, help_text="recompute every value, ignoring the stored fingerprints"
+    )
+    segments_computed = models.PositiveIntegerField(default=0)
+    segments_reused = models.PositiveIntegerField(
+        default=0, help_text="segment values kept because their inputs had not changed"
+    )
+    corpus_computed = models.PositiveIntegerField(default=0)
+    corpus_reused = models.PositiveIntegerField(
+        default=0, help_text="system values kept because their inputs had not changed"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -61,6 +72,10 @@ class MetricRunChunk(models.Model):
     last_output_id = models.BigIntegerField()
     outputs = models.PositiveIntegerField(default=0)
     done_at = models.DateTimeField(null=True, blank=True)
+    digests = models.JSONField(
+        default=dict, blank=True,
+        help_text="system id -> [outputs, hash sum of their inputs] (set when the chunk is done)",
+    )
 
     class Meta:
         ordering = ["run_id", "index"]
@@ -93,6 +108,10 @@ class MetricValue(models.Model):
     value = models.FloatField(null=True, blank=True)
     reason = models.CharField(max_length=300, blank=True, help_text="why the value is undefined")
     details = models.JSONField(default=dict, blank=True, help_text="signature, mode, versions")
+    fingerprint = models.CharField(
+        max_length=64, blank=True, default="", db_default="",
+        help_text="hash of the value's inputs, metric, options and library versions",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,15 +1,20 @@
-"""Reads for metric runs: outputs as OutputRecords, what a campaign can feed, run progress."""
+"""Reads for metric runs: outputs as OutputRecords, what a campaign can feed, run progress.
+
+Quality-control outputs (imported control items, `Output.control` set, and the platform's
+degraded/repeat copies, `Item.qc_kind` set) are never part of a metric run: every read here
+that feeds a run goes through `_run_outputs`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from annotations.models import Campaign, Item, Output
+from annotations.models import Campaign, Item, Output, System
 from metrics.compute.automatic import Need, OutputRecord
 from metrics.models import MetricRun, MetricValue
 
@@ -53,6 +58,15 @@ def _boxes(value: Any) -> tuple[tuple[float, ...], ...] | None:
     return None if value is None else tuple(tuple(box) for box in value)
 
 
+# An output a metric run reads: not a control item and not on a QC copy's item.
+_REAL_OUTPUT = Q(control__isnull=True) & Q(item__qc_kind="")
+_QC_OUTPUT = Q(control__isnull=False) | ~Q(item__qc_kind="")
+
+
+def _run_outputs() -> QuerySet[Output]:
+    return Output.objects.filter(_REAL_OUTPUT)
+
+
 def _record(row: dict[str, Any]) -> OutputRecord:
     return OutputRecord(
         text=row["text"], references=tuple(row["item__references"] or ()),
@@ -72,16 +86,16 @@ def _rows(queryset: QuerySet[Output]) -> Iterator[dict[str, Any]]:
 
 
 def output_id_list_for_campaign(*, campaign: Campaign) -> Iterator[int]:
-    """The campaign's output ids in ascending order, streamed."""
+    """The campaign's output ids (QC outputs left out) in ascending order, streamed."""
     return (
-        Output.objects.filter(item__campaign=campaign).order_by("id")
+        _run_outputs().filter(item__campaign=campaign).order_by("id")
         .values_list("id", flat=True).iterator(chunk_size=10_000)
     )
 
 
 def chunk_records_get(*, campaign_id: int, first_id: int, last_id: int) -> ChunkRecords:
-    """The campaign's outputs with first_id ≤ id ≤ last_id as records, ordered by id."""
-    queryset = Output.objects.filter(
+    """The campaign's non-QC outputs with first_id ≤ id ≤ last_id as records, ordered by id."""
+    queryset = _run_outputs().filter(
         item__campaign_id=campaign_id, id__gte=first_id, id__lte=last_id
     )
     output_ids: list[int] = []
@@ -95,14 +109,14 @@ def chunk_records_get(*, campaign_id: int, first_id: int, last_id: int) -> Chunk
 
 
 def system_records_get(*, system_id: int) -> list[OutputRecord]:
-    """All of one system's outputs as records, ordered by output id."""
-    return [_record(row) for row in _rows(Output.objects.filter(system_id=system_id))]
+    """All of one system's non-QC outputs as records, ordered by output id."""
+    return [_record(row) for row in _rows(_run_outputs().filter(system_id=system_id))]
 
 
 def campaign_inputs_available(*, campaign: Campaign) -> frozenset[Need]:
-    """The metric inputs at least one of the campaign's outputs (or its item) carries."""
-    outputs = Output.objects.filter(item__campaign=campaign)
-    items = Item.objects.filter(campaign=campaign)
+    """The metric inputs at least one of the campaign's non-QC outputs (or its item) carries."""
+    outputs = _run_outputs().filter(item__campaign=campaign)
+    items = Item.objects.filter(campaign=campaign, qc_kind="")
     if not outputs.exists():
         return frozenset()
     checks: dict[Need, bool] = {
@@ -121,6 +135,45 @@ def campaign_inputs_available(*, campaign: Campaign) -> frozenset[Need]:
         Need.TOKENS: outputs.filter(token_count__isnull=False).exists(),
     }
     return frozenset(need for need, present in checks.items() if present)
+
+
+def qc_output_ids_for_campaign(*, campaign: Campaign) -> QuerySet[Output]:
+    """Ids of the campaign's QC outputs (control items and QC copies), as a subquery."""
+    return Output.objects.filter(_QC_OUTPUT, item__campaign=campaign).values("id")
+
+
+def system_id_list_for_campaign(*, campaign_id: int) -> list[int]:
+    """The campaign's system ids in ascending order."""
+    return list(System.objects.filter(campaign_id=campaign_id).order_by("id")
+                .values_list("id", flat=True))
+
+
+def segment_fingerprints_get(
+    *, campaign_id: int, first_id: int, last_id: int, metrics: Sequence[str]
+) -> dict[tuple[int, str], str]:
+    """(output id, metric) → stored fingerprint of the segment values in an output id range."""
+    rows = MetricValue.objects.filter(
+        campaign_id=campaign_id, output_id__gte=first_id, output_id__lte=last_id,
+        metric__in=list(metrics),
+    ).values_list("output_id", "metric", "fingerprint")
+    return {(output_id, metric): fingerprint for output_id, metric, fingerprint in rows}
+
+
+def corpus_fingerprints_get(*, campaign_id: int) -> dict[tuple[int, str], str]:
+    """(system id, metric) → stored fingerprint of the campaign's corpus-level values."""
+    rows = MetricValue.objects.filter(
+        campaign_id=campaign_id, output__isnull=True
+    ).values_list("system_id", "metric", "fingerprint")
+    return {(system_id, metric): fingerprint for system_id, metric, fingerprint in rows}
+
+
+def segment_values_for_system(*, system_id: int, metric: str) -> list[float | None]:
+    """The stored segment values of one metric over a system's non-QC outputs."""
+    return list(
+        MetricValue.objects.filter(system_id=system_id, metric=metric, output__isnull=False)
+        .filter(output__in=_run_outputs().filter(system_id=system_id).values("id"))
+        .values_list("value", flat=True).iterator(chunk_size=10_000)
+    )
 
 
 def metric_run_get(*, run_id: int) -> MetricRun:

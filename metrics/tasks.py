@@ -2,7 +2,9 @@
 
 A permanent error is passed to metric_run_fail at once (also in eager mode, where Celery
 propagates instead of calling on_failure); a transient database error is retried with
-backoff, and on_failure records it once the retries are exhausted.
+backoff, and on_failure records it once the retries are exhausted. A finalize that arrives
+before every chunk is done (a redelivered chunk can complete the chord's counter early)
+retries every few seconds until they are.
 """
 
 from __future__ import annotations
@@ -65,15 +67,24 @@ def metric_run_chunk(run_id: int, chunk_index: int) -> int:
         raise
 
 
-@shared_task(base=MetricRunTask, **RETRY)
-def metric_run_finalize(run_id: int) -> str:
+# Finalize waits for pending chunks: a redelivered chunk may take a visibility timeout.
+PENDING_RETRY_S = 5
+PENDING_MAX_RETRIES = 2_000
+
+
+@shared_task(base=MetricRunTask, bind=True, **RETRY)
+def metric_run_finalize(self: Task, run_id: int) -> str:
     """Compute the run's corpus-level values and mark it succeeded; returns the status."""
+    from metrics.services.runs import ChunksPending
     from metrics.services.runs import metric_run_finalize as finalize
 
     try:
         return str(finalize(run_id=run_id).status)
     except TRANSIENT_ERRORS:
         raise
+    except ChunksPending as exc:
+        raise self.retry(exc=exc, countdown=PENDING_RETRY_S,
+                         max_retries=PENDING_MAX_RETRIES) from exc
     except Exception as exc:
         _fail(run_id, "metric_run_finalize", exc)
         raise

@@ -1,35 +1,54 @@
 """Metric runs: start (chunked, queued on commit as a Celery chord), chunk, finalize, fail, cancel.
 
-A run splits the campaign's outputs into chunks of consecutive output ids (MetricRunChunk
-rows). Each chunk task stores segment-level values of its outputs; the chord's final task
-computes corpus-level values per system over all of the system's outputs (sacrebleu corpus
-BLEU is not a mean of segments). Values are upserted on the partial unique constraints, and
-a chunk counts towards progress only the first time it completes, so a retried or
-duplicated chunk never double-counts. Without a broker (CELERY_TASK_ALWAYS_EAGER) the same
-chord runs in-process when the transaction commits.
+A run splits the campaign's non-QC outputs into chunks of consecutive output ids
+(MetricRunChunk rows). Each chunk task stores segment-level values of its outputs; the
+chord's final task computes corpus-level values per system: sacrebleu's corpus BLEU/chrF/TER
+and pooled perplexity over all of the system's outputs, ROUGE and METEOR as the mean of the
+stored segment values. Values are upserted on the partial unique constraints, and a chunk
+counts towards progress only the first time it completes, so a retried or duplicated chunk
+never double-counts; finalize waits (ChunksPending) until every chunk is done.
+
+Re-running recomputes only what changed: every stored value carries a fingerprint of its
+inputs, metric, options and library versions (see "fingerprints" below); a value whose
+fingerprint is unchanged is kept, and the run counts values computed and reused. Without a
+broker (CELERY_TASK_ALWAYS_EAGER) the same chord runs in-process when the transaction commits.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from annotations.models import Campaign
-from metrics.compute.automatic import MetricOptions, MetricResult, metric_get
+from metrics.compute.automatic import (
+    MetricOptions,
+    MetricResult,
+    OutputRecord,
+    metric_get,
+    wordnet_find,
+)
 from metrics.compute.automatic.base import library_versions
 from metrics.models import MetricRun, MetricRunChunk, MetricValue
 from metrics.selectors_runs import (
+    ChunkRecords,
     campaign_inputs_available,
     chunk_records_get,
+    corpus_fingerprints_get,
     output_id_list_for_campaign,
+    qc_output_ids_for_campaign,
+    segment_fingerprints_get,
+    segment_values_for_system,
+    system_id_list_for_campaign,
     system_records_get,
 )
 
@@ -41,6 +60,9 @@ VERSIONED_LIBRARIES = ("sacrebleu", "rouge-score", "nltk", "scikit-learn", "nump
 _OPTION_FIELDS = {f.name for f in dataclasses.fields(MetricOptions)}
 _REASON_MAX = MetricValue._meta.get_field("reason").max_length or 300
 _UPSERT_BATCH = 500
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(OutputRecord))
+# System value = mean of the stored segment values (DESIGN §4: ROUGE and METEOR).
+SEGMENT_MEAN_METRICS = frozenset({"rouge1", "rouge2", "rougeL", "rougeLsum", "meteor"})
 
 
 def metric_options_for_campaign(*, campaign: Campaign) -> dict[str, Any]:
@@ -98,24 +120,30 @@ def _chunk_bounds(ids: Iterable[int], chunk_size: int) -> list[tuple[int, int, i
 
 def metric_run_start(
     *, campaign: Campaign, metrics: list[str] | None = None, chunk_size: int = 1000,
-    created_by: Any = None,
+    created_by: Any = None, force: bool = False,
 ) -> MetricRun:
     """Create a run over the campaign's outputs in chunks and queue its chord on commit.
 
     Unknown metric names and metrics the campaign's data cannot feed are recorded in
-    `run.skipped` with a reason; they are not errors.
+    `run.skipped` with a reason; they are not errors. QC outputs are left out, and values an
+    earlier run stored for them are deleted. Values whose inputs have not changed since they
+    were stored are reused unless `force` is set.
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     names = list(campaign.metrics or []) if metrics is None else list(metrics)
     computable, skipped = _metrics_plan(campaign=campaign, names=names)
     with transaction.atomic():
+        MetricValue.objects.filter(
+            campaign=campaign, output__in=qc_output_ids_for_campaign(campaign=campaign)
+        ).delete()
         bounds = _chunk_bounds(output_id_list_for_campaign(campaign=campaign), chunk_size)
         run = MetricRun(
             campaign=campaign, metrics=computable, skipped=skipped,
             options=metric_options_for_campaign(campaign=campaign),
             versions=library_versions(*VERSIONED_LIBRARIES), created_by=created_by,
             chunks_total=len(bounds), outputs_total=sum(count for _, _, count in bounds),
+            force=force,
         )
         run.full_clean(exclude=["metrics"])  # a run whose metrics were all skipped is valid
         run.save()
@@ -160,11 +188,71 @@ def _mark_running(run_id: int) -> None:
     )
 
 
+# --- fingerprints: what a stored value was computed from -------------------------------------
+#
+# A segment value's fingerprint hashes its output's record (the output's own fields and its
+# item's gold data: everything a metric can read) with the metric's digest (name, the run's
+# metric options, the versions of the libraries, METEOR's WordNet). A system's corpus value
+# hashes the metric's digest with the system's input digest: the number of its outputs and the
+# sum modulo 2**128 of a hash of (output id, record) per output. A sum does not depend on how
+# the outputs were split into chunks, so each chunk adds its part (MetricRunChunk.digests) and
+# finalize adds up the parts without reading the outputs again.
+
+_MOD = 1 << 128
+
+
+def _hash(*parts: bytes) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(part)
+    return digest.digest()
+
+
+def record_digest(record: OutputRecord) -> bytes:
+    """A hash of every field of an output record (canonical JSON, sorted keys)."""
+    fields = tuple(getattr(record, name) for name in _RECORD_FIELDS)
+    return _hash(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+                              default=str))
+
+
+def metric_digest(*, run: MetricRun, name: str) -> bytes:
+    """A hash of what besides the inputs decides a metric's values in this run."""
+    spec = metric_get(name)
+    identity: dict[str, Any] = {
+        "metric": name, "options": run.options, "versions": run.versions,
+        "segment_level": spec.segment_level, "custom": spec.custom,
+    }
+    if name == "meteor":
+        folder = wordnet_find(_options(run, segments=True).wordnet_dir)
+        identity["wordnet"] = str(folder) if folder else None
+    return _hash(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS, default=str))
+
+
+def _fingerprint(*parts: bytes) -> str:
+    return _hash(*parts).hex()
+
+
+def _system_digests(data: ChunkRecords, digests: Sequence[bytes]) -> dict[str, list[Any]]:
+    """system id → [outputs, hex of Σ hash(output id, record) mod 2**128] over one chunk."""
+    sums: dict[str, list[Any]] = {}
+    for output_id, system_id, digest in zip(data.output_ids, data.system_ids, digests,
+                                            strict=True):
+        entry = sums.setdefault(str(system_id), [0, 0])
+        entry[0] += 1
+        entry[1] = (entry[1] + int.from_bytes(_hash(str(output_id).encode(), digest))) % _MOD
+    return {key: [count, f"{total:032x}"] for key, (count, total) in sums.items()}
+
+
+# --- chunks ----------------------------------------------------------------------------------
+
+
 def metric_run_chunk_execute(*, run_id: int, chunk_index: int) -> int:
     """Store segment-level values for one chunk's outputs; returns the outputs counted.
 
-    Idempotent: values are upserted per (output, metric), and the run's counters move only
-    when the chunk row goes from not done to done. A cancelled or finished run is left alone.
+    Values whose fingerprint matches the stored one are kept (reused), the others are computed
+    and upserted. Idempotent: values are upserted per (output, metric), and the run's counters
+    move only when the chunk row goes from not done to done. A cancelled or finished run is
+    left alone.
     """
     run = MetricRun.objects.get(pk=run_id)
     if run.status not in ACTIVE:
@@ -175,54 +263,124 @@ def metric_run_chunk_execute(*, run_id: int, chunk_index: int) -> int:
     _mark_running(run_id)
     data = chunk_records_get(campaign_id=run.campaign_id, first_id=chunk.first_output_id,
                              last_id=chunk.last_output_id)
-    options = _options(run, segments=True)
+    digests = [record_digest(record) for record in data.records]
+    names = [name for name in run.metrics if metric_get(name).segment_level]
+    stored = {} if run.force or not data.records else segment_fingerprints_get(
+        campaign_id=run.campaign_id, first_id=chunk.first_output_id,
+        last_id=chunk.last_output_id, metrics=names,
+    )
     now = timezone.now()
     values: list[MetricValue] = []
-    for name in run.metrics:
-        spec = metric_get(name)
-        if not spec.segment_level or not data.records:
-            continue
-        result = spec.compute(data.records, options)
-        segments = result.segments or (None,) * len(data.records)
-        for output_id, system_id, value in zip(data.output_ids, data.system_ids, segments,
-                                               strict=True):
-            values.append(MetricValue(
-                run_id=run_id, campaign_id=run.campaign_id, system_id=system_id,
-                output_id=output_id, metric=name, value=value,
-                reason="" if value is not None else _reason(result, "no value for this output"),
-                details={}, updated_at=now,
-            ))
+    reused = 0
+    for name in names:
+        computed, kept = _chunk_metric_values(run, name, data, digests, stored, now)
+        values.extend(computed)
+        reused += kept
     with transaction.atomic():
         metric_values_upsert(values=values, level="segment")
         counted = MetricRunChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(
-            done_at=now
+            done_at=now, digests=_system_digests(data, digests)
         )
         if counted:
             MetricRun.objects.filter(pk=run_id).update(
                 chunks_done=F("chunks_done") + 1,
                 outputs_done=F("outputs_done") + len(data.output_ids),
+                segments_computed=F("segments_computed") + len(values),
+                segments_reused=F("segments_reused") + reused,
             )
     return len(data.output_ids) if counted else 0
 
 
+def _chunk_metric_values(
+    run: MetricRun, name: str, data: ChunkRecords, digests: Sequence[bytes],
+    stored: Mapping[tuple[int, str], str], now: Any,
+) -> tuple[list[MetricValue], int]:
+    """The segment values of `name` to store for a chunk, and how many stored ones are kept.
+
+    Only the records whose fingerprint changed are computed: a segment value depends on its
+    own record alone (the contract of a segment-level metric).
+    """
+    key = metric_digest(run=run, name=name)
+    prints = [_fingerprint(digest, key) for digest in digests]
+    changed = [i for i, (output_id, fingerprint) in enumerate(zip(data.output_ids, prints,
+                                                                   strict=True))
+               if stored.get((output_id, name)) != fingerprint]
+    if not changed:
+        return [], len(prints)
+    result = metric_get(name).compute([data.records[i] for i in changed],
+                                      _options(run, segments=True))
+    segments = result.segments or (None,) * len(changed)
+    values = [
+        MetricValue(
+            run_id=run.pk, campaign_id=run.campaign_id, system_id=data.system_ids[i],
+            output_id=data.output_ids[i], metric=name, value=value,
+            reason="" if value is not None else _reason(result, "no value for this output"),
+            details={}, fingerprint=prints[i], updated_at=now,
+        )
+        for i, value in zip(changed, segments, strict=True)
+    ]
+    return values, len(prints) - len(changed)
+
+
+# --- finalize --------------------------------------------------------------------------------
+
+
+class ChunksPending(Exception):
+    """Finalize was called before every chunk of the run was done (a duplicated chunk task
+    can make the chord's counter complete early); the task retries later."""
+
+
+def _input_digests(run: MetricRun) -> dict[int, bytes]:
+    """system id → digest of the system's inputs (outputs and Σ of their hashes)."""
+    totals: dict[int, list[int]] = {}
+    for digests in MetricRunChunk.objects.filter(run_id=run.pk).values_list("digests",
+                                                                            flat=True):
+        for system, (count, total) in (digests or {}).items():
+            entry = totals.setdefault(int(system), [0, 0])
+            entry[0] += count
+            entry[1] = (entry[1] + int(total, 16)) % _MOD
+    return {system: f"{count}:{total:032x}".encode()
+            for system, (count, total) in totals.items()}
+
+
 def metric_run_finalize(*, run_id: int) -> MetricRun:
-    """Compute corpus-level values per system and metric, then mark the run succeeded."""
+    """Compute corpus-level values per system and metric, then mark the run succeeded.
+
+    ROUGE and METEOR system values are the mean of the stored segment values (DESIGN §4);
+    the other metrics (sacrebleu's corpus BLEU/chrF/TER, pooled perplexity, …) are computed
+    over all of the system's outputs. A (system, metric) value whose inputs, metric, options
+    and library versions have not changed is kept. Raises ChunksPending when chunks remain.
+    """
     run = MetricRun.objects.select_related("campaign").get(pk=run_id)
     if run.status not in ACTIVE:
         return run
+    if MetricRunChunk.objects.filter(run_id=run_id, done_at__isnull=True).exists():
+        raise ChunksPending(f"metric run {run_id} has chunks not done yet")
     _mark_running(run_id)
-    options = _options(run, segments=False)
     now = timezone.now()
+    inputs = _input_digests(run)
+    stored = {} if run.force else corpus_fingerprints_get(campaign_id=run.campaign_id)
+    keys = {name: metric_digest(run=run, name=name) for name in run.metrics}
     values: list[MetricValue] = []
-    for system_id in run.campaign.systems.order_by("id").values_list("id", flat=True):
-        records = system_records_get(system_id=system_id)
+    reused = 0
+    for system_id in system_id_list_for_campaign(campaign_id=run.campaign_id):
+        records: list[OutputRecord] | None = None
+        system_inputs = inputs.get(system_id, b"0:" + b"0" * 32)
         for name in run.metrics:
-            result = metric_get(name).compute(records, options)
-            values.append(_corpus_value(run, system_id, result, now))
+            fingerprint = _fingerprint(keys[name], system_inputs)
+            if stored.get((system_id, name)) == fingerprint:
+                reused += 1
+                continue
+            result = _segment_mean_result(run, system_id, name)
+            if result is None:
+                if records is None:
+                    records = system_records_get(system_id=system_id)
+                result = metric_get(name).compute(records, _options(run, segments=False))
+            values.append(_corpus_value(run, system_id, result, now, fingerprint))
         for name, reason in run.skipped.items():
             if reason != UNKNOWN_METRIC:
                 values.append(_corpus_value(
-                    run, system_id, MetricResult(name=name, value=None, reason=reason), now
+                    run, system_id, MetricResult(name=name, value=None, reason=reason), now, ""
                 ))
     with transaction.atomic():
         locked = MetricRun.objects.select_for_update().get(pk=run_id)
@@ -232,16 +390,43 @@ def metric_run_finalize(*, run_id: int) -> MetricRun:
         locked.status = MetricRun.Status.SUCCEEDED
         locked.finished_at = timezone.now()
         locked.started_at = locked.started_at or now
-        locked.save(update_fields=["status", "finished_at", "started_at"])
+        locked.corpus_computed = sum(1 for value in values if value.fingerprint)
+        locked.corpus_reused = reused
+        locked.save(update_fields=["status", "finished_at", "started_at", "corpus_computed",
+                                   "corpus_reused"])
     return locked
 
 
-def _corpus_value(run: MetricRun, system_id: int, result: MetricResult, now: Any) -> MetricValue:
+# A probe record: computing a mean-of-segments metric on it yields the result's details
+# (tokenizer, stemmer, WordNet mode, versions) without touching the system's outputs.
+_PROBE = OutputRecord(text="a", references=("a",))
+
+
+def _segment_mean_result(run: MetricRun, system_id: int, name: str) -> MetricResult | None:
+    """ROUGE/METEOR as the mean of the stored segment values, or None to compute instead.
+
+    The mean is math.fsum over the defined values / their number, as the metric's own
+    segment_mean; with no defined value the caller computes the metric for its reason.
+    """
+    if name not in SEGMENT_MEAN_METRICS:
+        return None
+    defined = [value for value in segment_values_for_system(system_id=system_id, metric=name)
+               if value is not None]
+    if not defined:
+        return None
+    probe = metric_get(name).compute([_PROBE], _options(run, segments=True))
+    details = {**probe.details, "n": len(defined), "from": "mean of stored segment values"}
+    return MetricResult(name=name, value=math.fsum(defined) / len(defined), details=details)
+
+
+def _corpus_value(run: MetricRun, system_id: int, result: MetricResult, now: Any,
+                  fingerprint: str) -> MetricValue:
     return MetricValue(
         run_id=run.pk, campaign_id=run.campaign_id, system_id=system_id, output=None,
         metric=result.name, value=result.value,
         reason="" if result.value is not None else _reason(result, "undefined"),
-        details=_jsonable({**result.details, "run": run.pk}), updated_at=now,
+        details=_jsonable({**result.details, "run": run.pk}), fingerprint=fingerprint,
+        updated_at=now,
     )
 
 
@@ -285,8 +470,8 @@ _CONFLICT = {
     "corpus": (("system_id", "metric"), "output_id IS NULL"),
 }
 _COLUMNS = ("run_id", "campaign_id", "system_id", "output_id", "metric", "value", "reason",
-            "details", "updated_at")
-_UPDATED = ("run_id", "value", "reason", "details", "updated_at")
+            "details", "fingerprint", "updated_at")
+_UPDATED = ("run_id", "value", "reason", "details", "fingerprint", "updated_at")
 
 
 def metric_values_upsert(*, values: Sequence[MetricValue], level: str) -> None:

@@ -224,13 +224,15 @@ def test_corpus_bleu_is_not_the_mean_of_segment_bleu(queue):
     assert corpus != pytest.approx(sum(segments) / len(segments))
 
 
-def test_a_second_run_overwrites_values_without_duplicates(queue):
+def test_a_forced_second_run_overwrites_values_without_duplicates(queue):
     campaign = make_campaign(items=3)
     run_all(metric_run_start(campaign=campaign, chunk_size=2))
-    second = run_all(metric_run_start(campaign=campaign, chunk_size=4))
+    second = run_all(metric_run_start(campaign=campaign, chunk_size=4, force=True))
     values = MetricValue.objects.filter(campaign=campaign)
     assert values.count() == 6 * 2 + 2 * 2
     assert set(values.values_list("run_id", flat=True)) == {second.pk}
+    assert (second.segments_computed, second.segments_reused) == (12, 0)
+    assert (second.corpus_computed, second.corpus_reused) == (4, 0)
 
 
 def test_campaign_tokenizer_option_reaches_the_metrics(queue):
