@@ -8,10 +8,14 @@ ratings of raters an admin excluded from the campaign.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
 
 from annotations.models import (
     Campaign,
@@ -23,7 +27,8 @@ from annotations.models import (
     RatingValue,
     System,
 )
-from metrics.models import MetricValue
+from metrics.models import MetricRun, MetricValue
+from metrics.selectors_runs import RunProgress, metric_run_progress
 
 CHUNK = 20_000
 
@@ -230,3 +235,61 @@ def grouped_segments_get(*, campaign: Campaign, metrics: list[str]) -> list[Grou
         if output_id in found:
             found[output_id].values[metric] = value
     return list(found.values())
+
+
+RUN_ACTIVE = (MetricRun.Status.PENDING, MetricRun.Status.RUNNING)
+
+
+def metric_run_latest_for_campaign(*, campaign: Campaign) -> MetricRun | None:
+    """The campaign's most recently created metric run, or None."""
+    return MetricRun.objects.filter(campaign=campaign).order_by("-created_at", "-id").first()
+
+
+def metric_run_active_for_campaign(*, campaign: Campaign) -> MetricRun | None:
+    """The campaign's most recent pending or running metric run, or None."""
+    return (MetricRun.objects.filter(campaign=campaign, status__in=RUN_ACTIVE)
+            .order_by("-created_at", "-id").first())
+
+
+def metric_run_get_for_campaign(*, campaign: Campaign, run_id: int) -> MetricRun:
+    """The campaign's run with this id; 404 when it is not one of the campaign's runs."""
+    run = MetricRun.objects.filter(campaign=campaign, pk=run_id).first()
+    if run is None:
+        raise Http404("no such metric run")
+    return run
+
+
+def duration_text(seconds: float) -> str:
+    """0:41, 12:05 or 1:02:03 (rounded to whole seconds)."""
+    total = max(int(round(seconds)), 0)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def progress_text(run: MetricRun, progress: RunProgress) -> str:
+    """The one-line summary shown next to the bar: "12/40 chunks · 830 outputs/s · ETA 0:41"."""
+    parts = [f"{progress.chunks_done}/{progress.chunks_total} chunks"]
+    if progress.outputs_per_s is not None:
+        parts.append(f"{progress.outputs_per_s:,.0f} outputs/s")
+    if run.status in RUN_ACTIVE:
+        if progress.eta_s is not None:
+            parts.append(f"ETA {duration_text(progress.eta_s)}")
+    else:
+        parts.append(run.get_status_display().lower())
+    return " · ".join(parts)
+
+
+def metric_run_status_get(*, run: MetricRun, now: datetime | None = None) -> dict[str, Any]:
+    """The run with its progress (as of `now`) and a one-line summary, for the API and UI."""
+    progress = metric_run_progress(run=run, now=now or timezone.now())
+    return {
+        "id": run.pk, "status": progress.status, "active": run.status in RUN_ACTIVE,
+        "metrics": list(run.metrics), "skipped": dict(run.skipped),
+        "chunks_done": progress.chunks_done, "chunks_total": progress.chunks_total,
+        "outputs_done": progress.outputs_done, "outputs_total": progress.outputs_total,
+        "outputs_per_s": progress.outputs_per_s, "eta_s": progress.eta_s,
+        "error": progress.error, "text": progress_text(run, progress),
+        "created_at": run.created_at, "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
