@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -36,7 +37,13 @@ def analyze_tables(*models: type[Model]) -> None:
         cursor.execute(f"ANALYZE {tables}")
 
 
-Write = tuple[type[Model], Sequence[str], Sequence[tuple]]
+# (model, columns, rows): rows are tuples of values, or already COPY text (see copy_escape),
+# which saves the hot loops a function call per cell.
+Write = tuple[type[Model], Sequence[str], Sequence[tuple] | str]
+
+
+def _as_text(rows: Sequence[tuple] | str) -> str:
+    return rows if isinstance(rows, str) else copy_text(rows)
 
 
 def output_ids_by_external_id(*, campaign: Any, external_ids: set[str]
@@ -113,7 +120,7 @@ class _CopyPipeline:
         self.raise_failure()
         # Rows become COPY text here, so the worker thread runs almost no Python and does not
         # compete with the parser for the GIL; it only hands the text to libpq.
-        self.jobs.put((tag, [(m, c, copy_text(rows)) for m, c, rows in writes]))
+        self.jobs.put((tag, [(m, c, _as_text(rows)) for m, c, rows in writes]))
 
     def finish(self) -> None:
         self.jobs.put(None)
@@ -133,11 +140,19 @@ def _copy_sql(model: type[Model], columns: Sequence[str]) -> str:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_cell(value: Any) -> str:
+def copy_escape(text: str) -> str:
+    """A string as one COPY text cell (backslash escapes); most text needs none."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
+
+
+def copy_cell(value: Any) -> str:
+    """Any value as one COPY text cell (\\N for NULL)."""
     if value is None:
         return "\\N"
     if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
+        return copy_escape(value)
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, datetime):
@@ -147,7 +162,40 @@ def _copy_cell(value: Any) -> str:
 
 def copy_text(rows: Sequence[tuple]) -> str:
     """Rows in PostgreSQL's COPY text format (tab-separated, backslash escapes, \\N for NULL)."""
-    return "".join("\t".join(map(_copy_cell, row)) + "\n" for row in rows)
+    return "".join("\t".join(map(copy_cell, row)) + "\n" for row in rows)
+
+
+_COPY_UNESCAPES = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}
+_COPY_ESCAPE_RE = re.compile(r"\\[\\tnr]")
+
+
+def _copy_uncell(cell: str, convert: Any) -> Any:
+    if cell == "\\N":
+        return None
+    if "\\" in cell:
+        cell = _COPY_ESCAPE_RE.sub(lambda m: _COPY_UNESCAPES[m.group()], cell)
+    return convert(cell)
+
+
+def copy_rows(model: type[Model], columns: Sequence[str], text: str) -> list[tuple]:
+    """COPY text back into tuples of Python values (for databases without COPY)."""
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    converters = []
+    for column in columns:
+        kind = fields[column].get_internal_type()
+        if kind == "DateTimeField":
+            converters.append(datetime.fromisoformat)
+        elif kind == "FloatField":
+            converters.append(float)
+        elif kind.endswith(("IntegerField", "AutoField")) or kind == "ForeignKey":
+            converters.append(int)
+        else:
+            converters.append(str)
+    return [
+        tuple(_copy_uncell(cell, convert)
+              for cell, convert in zip(line.split("\t"), converters, strict=True))
+        for line in text.split("\n")[:-1]  # every line ends with a newline
+    ]
 
 
 def _copy_rows(cursor: Any, model: type[Model], columns: Sequence[str],
@@ -179,6 +227,8 @@ class BulkWriter:
         try:
             with transaction.atomic():
                 for model, columns, rows in writes:
+                    if isinstance(rows, str):
+                        rows = copy_rows(model, columns, rows)
                     self.insert(model, columns, rows)
         except IntegrityError as exc:
             raise BatchFailed(tag, exc) from exc

@@ -21,6 +21,8 @@ from annotations.models import (
 from ..bulk import (
     BatchFailed,
     BulkWriter,
+    copy_cell,
+    copy_escape,
     json_cell,
 )
 from ..campaigns import campaign_create
@@ -195,10 +197,10 @@ class _OutputLoader:
     last_item: str | None = None
     last_fields: tuple[Any, ...] = ()
     writer: BulkWriter = field(default_factory=BulkWriter)
-    item_rows: list[tuple] = field(default_factory=list)
-    output_rows: list[tuple] = field(default_factory=list)
-    output_lines: list[int] = field(default_factory=list)
-    batch_keys: set[tuple[int, int]] = field(default_factory=set)
+    # The pending batch as COPY text lines; (item pk, system pk) -> line of the file.
+    item_rows: list[str] = field(default_factory=list)
+    output_rows: list[str] = field(default_factory=list)
+    batch_keys: dict[tuple[int, int], int] = field(default_factory=dict)
     outputs_written: int = 0
 
     def system_id(self, name: str) -> int:
@@ -234,20 +236,7 @@ class _OutputLoader:
         if known is None:
             item_id = self.writer.allocate_id(Item)
             self.items[external_id] = (item_id, signature, line)
-            self.item_rows.append(
-                (
-                    item_id,
-                    self.campaign.pk,
-                    external_id,
-                    item_fields[0],
-                    json_cell(item_fields[1]),
-                    json_cell(item_fields[2]),
-                    json_cell(item_fields[3]),
-                    json_cell(item_fields[4]),
-                    item_fields[5],
-                    "{}",
-                )
-            )
+            self.item_rows.append(_item_line(item_id, self.campaign.pk, external_id, item_fields))
         else:
             item_id, first_signature, first_line = known
             if signature != first_signature:
@@ -262,9 +251,8 @@ class _OutputLoader:
             raise RowError(
                 "system", f"duplicate output for item {external_id!r} and system {system_name!r}"
             )
-        self.batch_keys.add(key)
-        self.output_rows.append((item_id, system_id, *output))
-        self.output_lines.append(line)
+        self.batch_keys[key] = line
+        self.output_rows.append(f"{item_id}\t{system_id}\t{output}")
 
     def _checked_fields(self, row: dict[str, Any]) -> _OutputFields:
         """Every field validated, with a precise error for the first bad one."""
@@ -299,7 +287,7 @@ class _OutputLoader:
         metadata = as_json(row, "metadata", from_csv=csv)
         if metadata is not None and not isinstance(metadata, dict):
             raise RowError("metadata", "expected an object")
-        output = (
+        output = _output_cells(
             text,
             json_cell(as_number_list(row, "logprobs", from_csv=csv)),
             json_cell(_label(row, "prediction", csv)),
@@ -340,17 +328,16 @@ class _OutputLoader:
     def flush(self, problems: ProblemList) -> None:
         """Hand the pending batch to the writer; a refused batch becomes a line problem."""
         if self.output_rows:
-            batch = (self.output_rows, self.output_lines)
             try:
                 self.writer.submit(
-                    batch,
+                    self.batch_keys,
                     [
-                        (Item, _ITEM_COLUMNS, self.item_rows),
-                        (Output, _OUTPUT_COLUMNS, self.output_rows),
+                        (Item, _ITEM_COLUMNS, "".join(self.item_rows)),
+                        (Output, _OUTPUT_COLUMNS, "".join(self.output_rows)),
                     ],
                 )
             except BatchFailed as failure:
-                problems.add(self._diagnose(*failure.tag))
+                problems.add(self._diagnose(failure.tag))
             self.outputs_written += len(self.output_rows)
         self.discard()
 
@@ -361,38 +348,54 @@ class _OutputLoader:
         try:
             self.writer.finish()
         except BatchFailed as failure:
-            problems.add(self._diagnose(*failure.tag))
+            problems.add(self._diagnose(failure.tag))
 
     def discard(self) -> None:
         """Start a new batch (the old lists now belong to the writer, or are dropped)."""
         self.item_rows = []
         self.output_rows = []
-        self.output_lines = []
-        self.batch_keys = set()
+        self.batch_keys = {}
 
-    def _diagnose(self, rows: list[tuple], lines: list[int]) -> Problem:
+    def _diagnose(self, keys: dict[tuple[int, int], int]) -> Problem:
         existing = set(
-            Output.objects.filter(item_id__in={r[0] for r in rows}).values_list(
+            Output.objects.filter(item_id__in={k[0] for k in keys}).values_list(
                 "item_id", "system_id"
             )
         )
-        for (item_id, system_id, *_), line in zip(rows, lines, strict=True):
-            if (item_id, system_id) in existing:
+        for key, line in keys.items():
+            if key in existing:
                 return Problem(
                     self.name,
                     line,
                     "duplicate output for this item and system (an earlier row has the same pair)",
                     field="system",
                 )
-        return Problem(self.name, lines[0], "the database refused this batch")
+        return Problem(self.name, next(iter(keys.values())), "the database refused this batch")
 
 
-# (item external id, system name, item fields in ITEM_FIELDS order, output columns)
-_OutputFields = tuple[str, str, tuple[Any, ...], tuple[Any, ...]]
+# (item external id, system name, item fields in ITEM_FIELDS order, the output's COPY text
+# after its item and system ids)
+_OutputFields = tuple[str, str, tuple[Any, ...], str]
 _PLAIN_FIELDS = frozenset(
     {"item_id", "input", "references", "system", "output", "latency_ms", "tokens", "group"}
 )
-_NO_ANSWER_EXTRAS = (None, None, None, None, None, None, None)  # logprobs … returns
+_NULL = "\\N"
+_NO_ANSWER_CELLS = "\\N\t" * 7  # logprobs … returns
+
+
+def _output_cells(*cells: Any) -> str:
+    """The output columns after item and system, as COPY text (one line, newline included)."""
+    return "\t".join(map(copy_cell, cells)) + "\n"
+
+
+def _item_line(item_id: int, campaign_id: int, external_id: str, fields: tuple[Any, ...]) -> str:
+    prompt, references, label, relevance, gold_boxes, group = fields
+    return (
+        f"{item_id}\t{campaign_id}\t{copy_escape(external_id)}\t{copy_escape(prompt)}\t"
+        f"{copy_escape(json_cell(references))}\t{copy_cell(json_cell(label))}\t"
+        f"{copy_cell(json_cell(relevance))}\t{copy_cell(json_cell(gold_boxes))}\t"
+        f"{copy_escape(group)}\t{{}}\n"
+    )
 
 
 def _plain_output_fields(row: dict[str, Any]) -> _OutputFields | None:
@@ -432,7 +435,9 @@ def _plain_output_fields(row: dict[str, Any]) -> _OutputFields | None:
         external_id,
         system,
         (prompt, references, None, None, None, group),
-        (text, *_NO_ANSWER_EXTRAS, None if latency is None else float(latency), tokens, None, "{}"),
+        f"{copy_escape(text)}\t{_NO_ANSWER_CELLS}"
+        f"{_NULL if latency is None else repr(float(latency))}\t"
+        f"{_NULL if tokens is None else tokens}\t\\N\t{{}}\n",
     )
 
 
