@@ -10,12 +10,17 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from annotations.forms import CampaignImportForm, RatingsImportForm
+from annotations.forms_staff import InvitationForm, QcCreateForm
+from annotations.models import Campaign, Invitation
 from annotations.selectors import (
     campaign_get_for_admin,
     campaign_list_for_admin,
+    campaign_progress_get,
     membership_list_for_rater,
 )
+from annotations.selectors_qc import qc_rater_stats
 from annotations.services import ImportFailed, campaign_import, ratings_import
+from annotations.services.campaigns import STATUS_TRANSITIONS
 from metrics.services import report_build
 
 
@@ -30,12 +35,30 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """Overview for a campaign admin: per-system scores, agreement, downloads."""
+    """The campaign admin's page: status, setup, invitations, live progress, QC, report."""
     campaign = campaign_get_for_admin(user=request.user, slug=slug)
     report = report_build(campaign=campaign)
+    invitations = (Invitation.objects.filter(campaign=campaign)
+                   .select_related("accepted_by").order_by("-reusable", "-created_at"))
     return render(request, "annotations/campaign_detail.html", {
         "campaign": campaign, "report": report, "ratings_form": RatingsImportForm(),
+        "progress": campaign_progress_get(campaign=campaign, user=request.user, admin=True),
+        "crowd_link": next((i for i in invitations if i.reusable and i.revoked_at is None),
+                           None),
+        "invitations": [i for i in invitations if not i.reusable],
+        "invitation_form": InvitationForm(), "qc_form": QcCreateForm(),
+        "qc_stats": qc_rater_stats(campaign=campaign),
+        "transitions": _transitions(campaign),
     })
+
+
+def _transitions(campaign: Campaign) -> list[tuple[str, str]]:
+    """(status, button label) for the moves the campaign's status allows."""
+    labels = {Campaign.Status.ACTIVE: "Resume" if campaign.status == Campaign.Status.PAUSED
+              else "Start", Campaign.Status.PAUSED: "Pause", Campaign.Status.CLOSED: "Close"}
+    return [(status, labels[status]) for status in
+            (Campaign.Status.ACTIVE, Campaign.Status.PAUSED, Campaign.Status.CLOSED)
+            if status in STATUS_TRANSITIONS[campaign.status]]
 
 
 @staff_member_required

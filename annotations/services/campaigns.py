@@ -114,6 +114,11 @@ def campaign_status_set(*, campaign: Campaign, status: str, by: Any) -> Campaign
     locked.status = status
     locked.full_clean()
     locked.save(update_fields=["status", "updated_at"])
+    if status == Campaign.Status.ACTIVE:
+        from .assignments import assignment_coverage_rebuild  # it imports this module
+
+        # The rubric, kind and outputs may all have changed while paused or in draft.
+        assignment_coverage_rebuild(campaign=locked)
     campaign.status, campaign.updated_at = locked.status, locked.updated_at
     return campaign
 
