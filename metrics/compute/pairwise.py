@@ -3,7 +3,8 @@
 Codes: a judgment's choice is 1 (A preferred), -1 (B preferred), 0 (tie); any other code
 (no choice recorded) is left out. Win rate counts a tie as half a win:
 (wins + ties / 2) / judgments. Its 95% interval is scipy.stats.bootstrap's percentile
-interval over the judgments (each scored 1, 0.5 or 0). The pair test is the two-sided exact
+interval over the judgments (each scored 1, 0 or 0.5, in the order wins, losses, ties,
+so a seeded generator reproduces it). The pair test is the two-sided exact
 sign test, scipy.stats.binomtest(wins, wins + losses, 0.5), ties dropped.
 """
 
