@@ -399,7 +399,7 @@ def metric_run_finalize(*, run_id: int) -> MetricRun:
 
 # A probe record: computing a mean-of-segments metric on it yields the result's details
 # (tokenizer, stemmer, WordNet mode, versions) without touching the system's outputs.
-_PROBE = OutputRecord(text="a", references=("a",))
+DETAILS_PROBE = OutputRecord(text="a", references=("a",))
 
 
 def _segment_mean_result(run: MetricRun, system_id: int, name: str) -> MetricResult | None:
@@ -414,7 +414,7 @@ def _segment_mean_result(run: MetricRun, system_id: int, name: str) -> MetricRes
                if value is not None]
     if not defined:
         return None
-    probe = metric_get(name).compute([_PROBE], _options(run, segments=True))
+    probe = metric_get(name).compute([DETAILS_PROBE], _options(run, segments=True))
     details = {**probe.details, "n": len(defined), "from": "mean of stored segment values"}
     return MetricResult(name=name, value=math.fsum(defined) / len(defined), details=details)
 

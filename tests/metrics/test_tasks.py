@@ -66,3 +66,20 @@ def test_a_transient_error_is_left_to_the_retry_machinery():
             pytest.raises(OperationalError):
         tasks.metric_run_finalize.run(3)
     fail.assert_not_called()
+
+
+def test_a_finalize_that_arrives_before_its_chunks_retries_later_without_failing_the_run():
+    from celery.exceptions import Retry
+
+    from metrics.services.runs import ChunksPending
+
+    pending = ChunksPending("metric run 3 has chunks not done yet")
+    with mock.patch("metrics.services.runs.metric_run_finalize", side_effect=pending), \
+            mock.patch("metrics.services.runs.metric_run_fail") as fail, \
+            mock.patch.object(tasks.metric_run_finalize, "retry",
+                              side_effect=Retry("later")) as retry, \
+            pytest.raises(Retry):
+        tasks.metric_run_finalize(3)
+    retry.assert_called_once_with(exc=pending, countdown=tasks.PENDING_RETRY_S,
+                                  max_retries=tasks.PENDING_MAX_RETRIES)
+    fail.assert_not_called()
