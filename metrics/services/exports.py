@@ -151,7 +151,8 @@ def report_xlsx_write(*, campaign: Campaign, path: Path) -> None:
     summary.append(["system", "is_baseline", "outputs", "criterion", "mean", "ci_low", "ci_high",
                     "n", "z_mean", "delta_vs_baseline", "p_value", *metric_names])
     for system in report["systems"]:
-        for key, stats in system["criteria"].items():
+        # A system still gets a row (its metrics) when the rubric is empty.
+        for key, stats in list(system["criteria"].items()) or [(None, {})]:
             delta = system["delta_vs_baseline"].get(key, {})
             summary.append([
                 neutralize(system["name"]), system["is_baseline"], system["outputs"],

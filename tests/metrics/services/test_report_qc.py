@@ -19,7 +19,7 @@ from metrics.models import MetricValue
 from metrics.services import report_build
 from metrics.services.exports import report_csv_write
 from tests.annotations.factories import RatingFactory, RatingValueFactory
-from tests.metrics.services.test_report_build import LEVELS, RATERS, SYSTEMS, make_campaign
+from tests.metrics.services.test_report_build import LEVELS, RATERS, make_campaign
 
 pytestmark = pytest.mark.django_db
 
