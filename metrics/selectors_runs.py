@@ -38,7 +38,8 @@ class ChunkRecords:
 
 @dataclass(frozen=True)
 class RunProgress:
-    """A run's progress: chunks and outputs done, throughput and estimated time left."""
+    """A run's progress: chunks and outputs done, throughput and estimated time left, and how
+    many values were computed and how many reused (their inputs had not changed)."""
 
     status: str
     chunks_done: int
@@ -48,6 +49,10 @@ class RunProgress:
     outputs_per_s: float | None
     eta_s: float | None
     error: str
+    segments_computed: int = 0
+    segments_reused: int = 0
+    corpus_computed: int = 0
+    corpus_reused: int = 0
 
 
 def _tuple_or_none(value: Any) -> tuple[Any, ...] | None:
@@ -194,6 +199,8 @@ def metric_run_progress(*, run: MetricRun, now: datetime) -> RunProgress:
         status=run.status, chunks_done=run.chunks_done, chunks_total=run.chunks_total,
         outputs_done=run.outputs_done, outputs_total=run.outputs_total,
         outputs_per_s=rate, eta_s=eta, error=run.error,
+        segments_computed=run.segments_computed, segments_reused=run.segments_reused,
+        corpus_computed=run.corpus_computed, corpus_reused=run.corpus_reused,
     )
 
 

@@ -139,6 +139,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+# Redis redelivers a message not acknowledged within the visibility timeout (a worker killed
+# mid-task, late acks): long enough for the slowest chunk, since a still-running chunk's
+# message is redelivered too (chunks are idempotent, so that costs time, not correctness).
+_visibility_timeout = env_int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_timeout}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_timeout}
 
 # Custom automatic metrics: "package.module:function" entries (see README), loaded at start-up.
 EVAL_CUSTOM_METRICS = env_list("EVAL_CUSTOM_METRICS")

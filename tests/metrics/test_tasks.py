@@ -83,3 +83,23 @@ def test_a_finalize_that_arrives_before_its_chunks_retries_later_without_failing
     retry.assert_called_once_with(exc=pending, countdown=tasks.PENDING_RETRY_S,
                                   max_retries=tasks.PENDING_MAX_RETRIES)
     fail.assert_not_called()
+
+
+@pytest.mark.parametrize("raw,expected", [(None, 3600), ("7", 7)])
+def test_the_redis_visibility_timeout_comes_from_the_environment(raw, expected):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "evalproject.settings.test"}
+    env.pop("CELERY_VISIBILITY_TIMEOUT", None)
+    if raw is not None:
+        env["CELERY_VISIBILITY_TIMEOUT"] = raw
+    show = ("import django; django.setup(); from evalproject.celery import app; "
+            "print(app.conf.broker_transport_options['visibility_timeout'], "
+            "app.conf.result_backend_transport_options['visibility_timeout'], "
+            "app.conf.task_acks_late, app.conf.task_reject_on_worker_lost)")
+    shown = subprocess.run([sys.executable, "-c", show], env=env, capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parents[2], timeout=120, check=True)
+    assert shown.stdout.split() == [str(expected), str(expected), "True", "True"]

@@ -1,4 +1,4 @@
-"""manage.py run_metrics CAMPAIGN [--metrics bleu,chrf] [--chunk-size N] [--wait]."""
+"""manage.py run_metrics CAMPAIGN [--metrics bleu,chrf] [--chunk-size N] [--force] [--wait]."""
 
 from __future__ import annotations
 
@@ -60,6 +60,8 @@ class Command(BaseCommand):
                             help="comma-separated metric names (default: the campaign's list)")
         parser.add_argument("--chunk-size", type=int, default=1000,
                             help="outputs per chunk (default 1000)")
+        parser.add_argument("--force", action="store_true",
+                            help="recompute every value, even those whose inputs did not change")
         parser.add_argument("--wait", action="store_true",
                             help="show a progress bar and wait for the run to finish")
         parser.add_argument("--poll", type=float, default=0.5, help="seconds between polls")
@@ -87,7 +89,7 @@ class Command(BaseCommand):
     def _start_and_wait(self, campaign: Campaign, metrics: list[str] | None,
                         options: dict[str, Any], bar: _Bar) -> None:
         run = metric_run_start(campaign=campaign, metrics=metrics,
-                               chunk_size=options["chunk_size"])
+                               chunk_size=options["chunk_size"], force=options["force"])
         bar.run_id = run.pk
         for name, reason in run.skipped.items():
             self.stderr.write(f"skipped {name}: {reason}")
@@ -103,4 +105,8 @@ class Command(BaseCommand):
         if run.status != MetricRun.Status.SUCCEEDED:
             self.stderr.write(f"metric run {run.pk} {run.status}: {run.error or 'no error'}")
             sys.exit(1)
-        self.stdout.write(f"metric run {run.pk} succeeded")
+        self.stdout.write(
+            f"metric run {run.pk} succeeded: segment values {run.segments_computed} computed, "
+            f"{run.segments_reused} reused; system values {run.corpus_computed} computed, "
+            f"{run.corpus_reused} reused"
+        )
