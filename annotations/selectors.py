@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from annotations.models import Assignment, Campaign, CampaignMembership, Output
+from annotations.models import Assignment, Campaign, CampaignMembership, Output, QcKind, Rating
 
 
 def campaign_list_for_admin(*, user: Any) -> QuerySet[Campaign]:
@@ -79,6 +79,32 @@ def assignment_get_for_rater(*, user: Any, pk: int) -> Assignment:
     return assignment
 
 
+def assignment_previous_for_rater(*, user: Any, campaign: Campaign,
+                                  before: Assignment | None = None) -> Assignment | None:
+    """The user's most recent submitted assignment (before `before` in their queue), or None.
+
+    Loaded with its outputs, item and campaign, ready for the edit form.
+    """
+    queryset = (Assignment.objects.select_related("campaign", "output__item", "output_b")
+                .filter(campaign=campaign, rater=user, status=Assignment.Status.SUBMITTED))
+    if before is not None:
+        queryset = queryset.filter(Q(position__lt=before.position)
+                                   | Q(position=before.position, pk__lt=before.pk))
+    return queryset.order_by("-position", "-pk").first()
+
+
+def rating_get_for_assignment(*, user: Any, assignment: Assignment) -> Rating | None:
+    """The user's rating of the assignment's output (or pair), with its values; None if none.
+
+    Only the user's own assignment: anyone else's gives None.
+    """
+    if assignment.rater_id != user.pk:
+        return None
+    return (Rating.objects.prefetch_related("values__criterion")
+            .filter(rater=user, output_id=assignment.output_id,
+                    output_b_id=assignment.output_b_id).first())
+
+
 def campaign_get_for_progress(*, user: Any, slug: str) -> tuple[Campaign, bool]:
     """The campaign and whether the user administers it; 404 for non-members."""
     campaign = Campaign.objects.filter(slug=slug).first()
@@ -122,39 +148,57 @@ class CampaignProgress:
     systems: list[SystemCoverage] | None
 
 
+def real_output_q(prefix: str = "") -> Q:
+    """Outputs that count: neither imported control items nor the platform's QC copies."""
+    return Q(**{f"{prefix}control__isnull": True}) & Q(**{f"{prefix}item__qc_kind": QcKind.NONE})
+
+
 def _units_total(campaign: Campaign) -> int:
+    """Real units of the campaign: outputs, or output pairs of one item (pairwise)."""
+    outputs = Output.objects.filter(real_output_q(), item__campaign=campaign)
     if campaign.kind != Campaign.Kind.PAIRWISE:
-        return Output.objects.filter(item__campaign=campaign).count()
-    per_item = (Output.objects.filter(item__campaign=campaign).order_by().values("item")
-                .annotate(n=Count("pk")).values_list("n", flat=True))
+        return outputs.count()
+    per_item = (outputs.order_by().values("item").annotate(n=Count("pk"))
+                .values_list("n", flat=True))
     return sum(n * (n - 1) // 2 for n in per_item)
 
 
 def _rater_rows(campaign: Campaign, now: datetime) -> QuerySet[Any]:
+    real = real_output_q("output__")
     return (
         Assignment.objects.filter(campaign=campaign).order_by().values("rater_id",
                                                                        "rater__username")
         .annotate(done=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED)),
                   assigned=Count("pk", filter=Q(status=Assignment.Status.ASSIGNED,
-                                                lease_expires_at__gt=now)))
+                                                lease_expires_at__gt=now)),
+                  qc=Count("pk", filter=~real & (Q(status=Assignment.Status.SUBMITTED) | Q(
+                      status=Assignment.Status.ASSIGNED, lease_expires_at__gt=now))))
     )
 
 
 def campaign_progress_get(*, campaign: Campaign, user: Any, admin: bool,
                           now: datetime | None = None) -> CampaignProgress:
-    """Done/assigned/total for the user; with admin, every rater and per-system coverage."""
+    """Done/assigned/total for the user; with admin, every rater and per-system coverage.
+
+    Campaign `units`, `total` and `done` count real units only (QC items never count). A
+    rater's own done/assigned count every item they were given, QC included, and their total
+    adds their QC items to their share of real units, so QC items look like any other item
+    and the bar never runs past its end.
+    """
     now = now or timezone.now()
     units = _units_total(campaign)
     quota = (campaign.options or {}).get("quota")
     rater_total = min(int(quota), units) if quota is not None else units
     rows = _rater_rows(campaign, now)
-    mine = next(iter(rows.filter(rater_id=user.pk)), {"done": 0, "assigned": 0})
-    me = RaterProgress(user.get_username(), mine["done"], mine["assigned"], rater_total)
-    done = Assignment.objects.filter(campaign=campaign,
+    mine = next(iter(rows.filter(rater_id=user.pk)), {"done": 0, "assigned": 0, "qc": 0})
+    me = RaterProgress(user.get_username(), mine["done"], mine["assigned"],
+                       rater_total + mine["qc"])
+    done = Assignment.objects.filter(real_output_q("output__"), campaign=campaign,
                                      status=Assignment.Status.SUBMITTED).count()
     raters = systems = None
     if admin:
-        raters = [RaterProgress(r["rater__username"], r["done"], r["assigned"], rater_total)
+        raters = [RaterProgress(r["rater__username"], r["done"], r["assigned"],
+                                rater_total + r["qc"])
                   for r in rows.order_by("rater__username")]
         systems = _system_coverage(campaign, now)
     return CampaignProgress(campaign.slug, campaign.status, units, units * campaign.overlap,
@@ -165,7 +209,8 @@ def _system_coverage(campaign: Campaign, now: datetime) -> list[SystemCoverage]:
     counts: dict[str, dict[str, int]] = {}
     for side in ("output", "output_b"):
         rows = (
-            Assignment.objects.filter(campaign=campaign, **{f"{side}__isnull": False})
+            Assignment.objects.filter(real_output_q(f"{side}__"), campaign=campaign,
+                                      **{f"{side}__isnull": False})
             .order_by().values(name=F(f"{side}__system__name"))
             .annotate(submitted=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED)),
                       assigned=Count("pk", filter=Q(status=Assignment.Status.ASSIGNED,
@@ -176,7 +221,8 @@ def _system_coverage(campaign: Campaign, now: datetime) -> list[SystemCoverage]:
             entry["submitted"] += row["submitted"]
             entry["assigned"] += row["assigned"]
     result = []
-    for system in campaign.systems.annotate(n=Count("outputs")).order_by("name"):
+    real = Q(outputs__control__isnull=True, outputs__item__qc_kind=QcKind.NONE)
+    for system in campaign.systems.annotate(n=Count("outputs", filter=real)).order_by("name"):
         entry = counts.get(system.name, {"submitted": 0, "assigned": 0})
         slots = system.n * campaign.overlap
         if campaign.kind == Campaign.Kind.PAIRWISE:

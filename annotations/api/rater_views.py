@@ -18,7 +18,11 @@ from annotations.selectors import (
     campaign_get_for_rater,
     campaign_progress_get,
 )
-from annotations.services.assignments import assignment_claim_next
+from annotations.services.assignments import (
+    SKIP_REASON_MAX,
+    assignment_claim_next,
+    assignment_skip,
+)
 from annotations.services.ratings import rating_scores, rating_submit
 
 
@@ -97,6 +101,9 @@ class RatingSubmitApi(APIView):
         key = serializers.CharField(max_length=100)
         choice = serializers.ChoiceField(choices=Rating.Choice.values, required=False,
                                          allow_null=True, default=None)
+        # Checked against the rubric by the service (errors keyed preferences.<key>).
+        preferences = serializers.DictField(child=serializers.JSONField(), required=False,
+                                            default=dict)
         time_spent_ms = serializers.IntegerField(required=False, allow_null=True,
                                                  min_value=0, default=None)
 
@@ -108,6 +115,7 @@ class RatingSubmitApi(APIView):
         assignment = serializers.IntegerField(source="assignment_id")
         scores = serializers.SerializerMethodField()
         choice = serializers.CharField()
+        preferences = serializers.DictField(child=serializers.CharField())
         comment = serializers.CharField()
         key = serializers.CharField()
         time_spent_ms = serializers.IntegerField(allow_null=True)
@@ -131,6 +139,37 @@ class RatingSubmitApi(APIView):
             return Response(_field_errors(error), status=status.HTTP_400_BAD_REQUEST)
         return Response(self.OutputSerializer(rating).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class AssignmentSkipApi(APIView):
+    """POST: skip your own open assignment with a reason; the slot goes back to the pool."""
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AssignmentSkipInput"
+
+        reason = serializers.CharField(max_length=SKIP_REASON_MAX,
+                                       help_text='"cannot judge", "broken output" or free text')
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AssignmentSkipOutput"
+
+        assignment = serializers.IntegerField(source="pk")
+        status = serializers.CharField()
+        skip_reason = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        assignment = assignment_get_for_rater(user=request.user, pk=pk)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            assignment = assignment_skip(assignment=assignment, rater=request.user,
+                                         reason=serializer.validated_data["reason"])
+        except ValidationError as error:
+            return Response(_field_errors(error), status=status.HTTP_400_BAD_REQUEST)
+        return Response(self.OutputSerializer(assignment).data)
 
 
 class CampaignProgressApi(APIView):

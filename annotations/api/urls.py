@@ -16,4 +16,6 @@ urlpatterns = [
          name="campaign-progress"),
     path("assignments/<int:pk>/rating/", rater_views.RatingSubmitApi.as_view(),
          name="rating-submit"),
+    path("assignments/<int:pk>/skip/", rater_views.AssignmentSkipApi.as_view(),
+         name="assignment-skip"),
 ]

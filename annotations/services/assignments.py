@@ -31,7 +31,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -159,26 +159,49 @@ def _tables() -> dict[str, str]:
 
 
 def _coverage_sync(campaign: Campaign, *, full: bool) -> None:
-    """Add rows for items the engine has not seen yet; full=True recounts every item."""
+    """Add rows for items the engine has not seen yet; full=True recounts every item.
+
+    Runs in its own short transaction, outside any claim, one per campaign at a time (a
+    no-key lock on the campaign row, which nothing else takes). Claims write rows only under
+    their item lock and never wait for this, so on PostgreSQL it gives up after a short
+    lock timeout rather than ever holding a claim up: the table is only a guide, and the
+    next claim tries again.
+    """
     tables = _tables()
+    params = {"campaign": campaign.pk, "pairwise": campaign.kind == Campaign.Kind.PAIRWISE}
     where = "" if full else (
         f"AND i.id > COALESCE((SELECT MAX(item_id) FROM {COVERAGE} "
         f"WHERE campaign_id = %(campaign)s), 0)")
-    stats = _ITEM_STATS.format(where=where, **tables)
-    params = {"campaign": campaign.pk, "pairwise": campaign.kind == Campaign.Kind.PAIRWISE}
     with connection.cursor() as cursor:
-        cursor.execute(_UPSERT.format(stats=stats, **tables), params)
-        if full:  # rows of items deleted since
+        if not full:
             cursor.execute(
-                f"DELETE FROM {COVERAGE} WHERE campaign_id = %s AND item_id NOT IN "
-                f"(SELECT id FROM {tables['item']} WHERE campaign_id = %s)",
-                [campaign.pk, campaign.pk])
+                f"SELECT 1 FROM {tables['item']} i WHERE i.campaign_id = %(campaign)s "
+                f"{where} LIMIT 1", params)
+            if cursor.fetchone() is None:
+                return
+    stats = _ITEM_STATS.format(where=where, **tables)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL lock_timeout = '200ms'")
+                cursor.execute("SET LOCAL jit = off")
+            list(Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk)
+                 .values_list("pk", flat=True))
+            cursor.execute(_UPSERT.format(stats=stats, **tables), params)
+            if full:  # rows of items deleted since
+                cursor.execute(
+                    f"DELETE FROM {COVERAGE} WHERE campaign_id = %s AND item_id NOT IN "
+                    f"(SELECT id FROM {tables['item']} WHERE campaign_id = %s)",
+                    [campaign.pk, campaign.pk])
+    except OperationalError:
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            raise
+        # Lock timeout: someone held a row for longer; the guide stays as it was.
 
 
 def assignment_coverage_rebuild(*, campaign: Campaign) -> None:
     """Recount the engine's per-item coverage of the campaign from its assignments."""
-    with transaction.atomic():
-        _coverage_sync(campaign, full=True)
+    _coverage_sync(campaign, full=True)
 
 
 def _coverage_write(campaign: Campaign, item_id: int, qc: int, units: int, taken: int) -> None:
@@ -276,6 +299,7 @@ class _ItemState:
     held: dict[Unit, int]  # live assignments per unit
     taken: int  # ASSIGNED + SUBMITTED rows, lapsed or not
     had: set[Unit]  # units the rater ever had
+    lapsed: set[Unit]  # units with an assigned row whose lease ran out
 
 
 def _item_state(campaign: Campaign, item_id: int, rater: Any, now: datetime) -> _ItemState:
@@ -293,6 +317,7 @@ def _item_state(campaign: Campaign, item_id: int, rater: Any, now: datetime) -> 
         qc = QC_CONTROL
     held: dict[Unit, int] = {}
     had: set[Unit] = set()
+    lapsed: set[Unit] = set()
     taken = 0
     rows = Assignment.objects.filter(output__item_id=item_id).values_list(
         "output_id", "output_b_id", "rater_id", "status", "lease_expires_at")
@@ -305,7 +330,9 @@ def _item_state(campaign: Campaign, item_id: int, rater: Any, now: datetime) -> 
         if status == Assignment.Status.SUBMITTED or (
                 status == Assignment.Status.ASSIGNED and expires and expires > now):
             held[key] = held.get(key, 0) + 1
-    return _ItemState(qc, units, held, taken, had)
+        elif status == Assignment.Status.ASSIGNED:
+            lapsed.add(key)
+    return _ItemState(qc, units, held, taken, had, lapsed)
 
 
 def _free_units(campaign: Campaign, state: _ItemState) -> list[Unit]:
@@ -330,9 +357,10 @@ def _claim_block(campaign: Campaign, rater: Any, item_id: int, state: _ItemState
     """Create the rater's assignments for one item's free units, in seeded order."""
     pairwise = campaign.kind == Campaign.Kind.PAIRWISE
     # Lapsed leases on the units taken here lose their slot for good.
+    reclaimed = [u for u in units if u in state.lapsed]
     expired = Assignment.objects.filter(
-        _unit_q(units), output__item_id=item_id, status=Assignment.Status.ASSIGNED,
-        lease_expires_at__lte=now).update(status=Assignment.Status.EXPIRED)
+        _unit_q(reclaimed), output__item_id=item_id, status=Assignment.Status.ASSIGNED,
+        lease_expires_at__lte=now).update(status=Assignment.Status.EXPIRED) if reclaimed else 0
     Assignment.objects.bulk_create([
         Assignment(campaign=campaign, rater=rater, output_id=a, output_b_id=b, seed=seed,
                    position=start + i, lease_expires_at=now + lease)
@@ -410,6 +438,9 @@ def _search(campaign: Campaign, rater: Any, now: datetime, *, qc: int, last_item
     return None
 
 
+_EMPTY = object()  # a search found no work: recount the guide once, then say so
+
+
 def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | None = None,
                           rng: random.Random | None = None) -> Assignment | None:
     """The rater's current assignment, or a newly claimed item block; None when none is left."""
@@ -417,6 +448,18 @@ def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | Non
         return None
     now = now or timezone.now()
     rng = rng or random.SystemRandom()
+    seed = rng.getrandbits(62)
+    _coverage_sync(campaign, full=False)
+    claimed = _claim(campaign, rater, now, seed)
+    if claimed is _EMPTY:
+        # Out of work per the guide: recount it once before answering "nothing left".
+        _coverage_sync(campaign, full=True)
+        claimed = _claim(campaign, rater, now, seed)
+    return None if claimed is _EMPTY else claimed  # type: ignore[return-value]
+
+
+def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int) -> Any:
+    """Resume, or claim a block drawn by seed; None at the quota, _EMPTY if nothing found."""
     lease = timedelta(minutes=lease_minutes(campaign))
     with transaction.atomic():
         # One claim at a time per rater (a double click must not hand out two blocks).
@@ -426,29 +469,22 @@ def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | Non
         if resumed is not None:
             return resumed
         quota_left = _quota_left(campaign, rater, now)
-        seed = rng.getrandbits(62)
         qc = qc_draw(seed, campaign.options)
+        if quota_left == 0 and qc == QC_NONE:
+            return None
         last = (Assignment.objects.filter(campaign=campaign, rater=rater)
                 .order_by("-position").values_list("position", "output__item_id").first())
         start, last_item = (0, None) if last is None else (last[0] + 1, last[1])
-        if quota_left == 0 and qc == QC_NONE:
-            return None
-        _coverage_sync(campaign, full=False)
         found = None
         for kind in dict.fromkeys([qc, QC_NONE]):  # a QC draw with nothing eligible: regular
             if kind == QC_NONE and quota_left == 0:
-                break
+                return None
             found = _search(campaign, rater, now, qc=kind, last_item=last_item,
                             quota_left=quota_left)
-            if found is None and kind == QC_NONE:
-                # Out of work per the guide: recount it once before answering "nothing left".
-                _coverage_sync(campaign, full=True)
-                found = _search(campaign, rater, now, qc=kind, last_item=last_item,
-                                quota_left=quota_left)
             if found is not None:
                 break
         if found is None:
-            return None
+            return _EMPTY
         item_id, state, units = found
         _claim_block(campaign, rater, item_id, state, units, now, lease, seed, start)
         return _current(campaign, rater, now)

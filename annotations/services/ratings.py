@@ -13,7 +13,6 @@ from annotations.models import (
     Assignment,
     Campaign,
     Criterion,
-    Item,
     Rating,
     RatingRevision,
     RatingValue,
@@ -29,8 +28,13 @@ def _is_number(value: Any) -> bool:
 
 
 def rating_validate(*, campaign: Campaign, criteria: list[Criterion], scores: dict[str, Any],
-                    satisfaction: float | None, choice: str | None) -> dict[Criterion, float]:
-    """Check scores against the rubric; field errors are keyed `scores.<key>`, `choice`, ..."""
+                    satisfaction: float | None, choice: str | None,
+                    preferences: dict[str, Any] | None = None) -> dict[Criterion, float]:
+    """Check scores against the rubric; field errors are keyed `scores.<key>`, `choice`, ...
+
+    Pairwise campaigns require `choice` and take optional per-criterion `preferences`
+    ({criterion key: "A" | "B" | "tie"}; errors keyed `preferences.<key>`).
+    """
     errors: dict[str, list[str]] = {}
     by_key = {c.key: c for c in criteria}
     scores = dict(scores or {})
@@ -46,6 +50,7 @@ def rating_validate(*, campaign: Campaign, criteria: list[Criterion], scores: di
         errors["choice"] = ['pick "A", "B" or "tie"']
     elif not pairwise and choice:
         errors["choice"] = ["only pairwise campaigns take a choice"]
+    _check_preferences(pairwise, by_key, preferences, errors)
     values: dict[Criterion, float] = {}
     for key, value in scores.items():
         criterion = by_key.get(key)
@@ -70,17 +75,36 @@ def rating_validate(*, campaign: Campaign, criteria: list[Criterion], scores: di
     return values
 
 
+def _check_preferences(pairwise: bool, by_key: dict[str, Criterion],
+                       preferences: dict[str, Any] | None, errors: dict[str, list[str]]) -> None:
+    if not preferences:
+        return
+    if not isinstance(preferences, dict):
+        errors["preferences"] = ['an object of criterion key -> "A", "B" or "tie"']
+        return
+    if not pairwise:
+        errors["preferences"] = ["only pairwise campaigns take preferences"]
+        return
+    for key, value in preferences.items():
+        if key not in by_key:
+            errors[f"preferences.{key}"] = ["unknown criterion"]
+        elif value not in Rating.Choice.values:
+            errors[f"preferences.{key}"] = ['pick "A", "B" or "tie"']
+
+
 def _revise(rating: Rating, editor: Any) -> None:
     """Keep the rating's current state as a revision before it is overwritten."""
     old = {v.criterion.key: v.value for v in rating.values.select_related("criterion")}
     RatingRevision.objects.create(rating=rating, values=old, key=rating.key,
-                                  choice=rating.choice, comment=rating.comment, edited_by=editor)
+                                  choice=rating.choice, preferences=rating.preferences,
+                                  comment=rating.comment, edited_by=editor)
 
 
 def rating_submit(*, assignment: Assignment, rater: Any, scores: dict[str, float],
                   satisfaction: float | None, comment: str, key: str, choice: str | None,
                   time_spent_ms: int | None, now: datetime | None = None,
-                  source: str = Rating.Source.FORM) -> tuple[Rating, bool]:
+                  source: str = Rating.Source.FORM,
+                  preferences: dict[str, str] | None = None) -> tuple[Rating, bool]:
     """Store the rater's judgment of the assignment; returns (rating, created).
 
     Replaying the same non-empty key returns the stored rating unchanged. A new submission
@@ -92,10 +116,15 @@ def rating_submit(*, assignment: Assignment, rater: Any, scores: dict[str, float
     now = now or timezone.now()
     campaign = assignment.campaign
     with transaction.atomic():
-        # The item lock serialises this with claims and with a double-clicked twin.
-        list(Item.objects.select_for_update().filter(pk=assignment.output.item_id)
-             .values_list("pk", flat=True))
-        assignment.refresh_from_db(fields=["status", "submitted_at", "lease_expires_at"])
+        # The item lock serialises this with claims and with a double-clicked twin; the
+        # same query reads the assignment's state as of the lock.
+        locked = (Assignment.objects.select_for_update(of=("output__item",))
+                  .select_related("output__item").filter(pk=assignment.pk)
+                  .only("status", "submitted_at", "lease_expires_at", "output__item__id")
+                  .get())
+        assignment.status = locked.status
+        assignment.submitted_at = locked.submitted_at
+        assignment.lease_expires_at = locked.lease_expires_at
         existing = Rating.objects.filter(rater=rater, output_id=assignment.output_id,
                                          output_b_id=assignment.output_b_id).first()
         if existing is not None and key and (
@@ -105,7 +134,8 @@ def rating_submit(*, assignment: Assignment, rater: Any, scores: dict[str, float
             return existing, False
         criteria = list(campaign.criteria.all())
         values = rating_validate(campaign=campaign, criteria=criteria, scores=scores,
-                                 satisfaction=satisfaction, choice=choice)
+                                 satisfaction=satisfaction, choice=choice,
+                                 preferences=preferences)
         if existing is None:
             rating = Rating(rater=rater, output_id=assignment.output_id,
                             output_b_id=assignment.output_b_id, assignment=assignment,
@@ -118,6 +148,7 @@ def rating_submit(*, assignment: Assignment, rater: Any, scores: dict[str, float
                 rating.time_spent_ms = (rating.time_spent_ms or 0) + time_spent_ms
             rating.assignment = assignment
         rating.choice = choice or ""
+        rating.preferences = dict(preferences or {})
         rating.comment = comment or ""
         rating.key = key or ""
         rating.source = source
@@ -128,9 +159,13 @@ def rating_submit(*, assignment: Assignment, rater: Any, scores: dict[str, float
         RatingValue.objects.bulk_create(
             [RatingValue(rating=rating, criterion=c, value=v) for c, v in values.items()])
         assignment_settle_submission(assignment=assignment, now=now)
+    rating._scores = {c.key: v for c, v in values.items()}  # type: ignore[attr-defined]
     return rating, existing is None
 
 
 def rating_scores(*, rating: Rating) -> dict[str, float]:
-    """The rating's values by criterion key."""
+    """The rating's values by criterion key (known without a query right after a submit)."""
+    known = getattr(rating, "_scores", None)
+    if known is not None:
+        return dict(known)
     return dict(rating.values.values_list("criterion__key", "value"))
