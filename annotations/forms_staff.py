@@ -169,7 +169,7 @@ class CriterionForm(forms.Form):
     labels = forms.CharField(max_length=2000, required=False, label="Scale labels",
                              widget=forms.TextInput(attrs={"placeholder": "1: poor; 5: great"}))
     level = forms.ChoiceField(choices=[(level, level) for level in LEVELS], initial="ordinal",
-                              label="Level of measurement")
+                              label="Level", help_text="of measurement (for agreement)")
     required = forms.BooleanField(required=False, initial=True)
 
     def has_changed(self) -> bool:

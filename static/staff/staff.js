@@ -50,6 +50,7 @@
       tr.append(cell("th", s.name), cell("td", s.outputs), cell("td", s.submitted),
                 cell("td", s.assigned));
       var td = document.createElement("td");
+      td.className = "coverage";
       var meter = document.createElement("span");
       meter.className = "meter";
       var fill = document.createElement("span");
