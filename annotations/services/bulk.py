@@ -10,11 +10,12 @@ import json
 import queue
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Model
 
 ID_BLOCK = 5000
@@ -39,6 +40,35 @@ def analyze_tables(*models: type[Model]) -> None:
 
 # (model, columns, rows): rows are tuples of values, or already COPY text (see copy_escape),
 # which saves the hot loops a function call per cell.
+@contextmanager
+def bulk_session() -> Iterator[None]:
+    """Settings for one bulk import inside the caller's transaction (PostgreSQL only).
+
+    - Foreign keys are checked at the end of each COPY, on the background writer's turn,
+      instead of all at COMMIT, when the importing process has nothing else to do; the checks
+      are the same and a failure still rolls everything back.
+    - The COMMIT does not wait for its WAL to reach the disk (synchronous_commit = off, for
+      this transaction only). The import stays atomic and the database consistent; a crash
+      of the database server within a fraction of a second after the command reported
+      success can lose the whole import (never part of it), which is then simply run again
+      from its file. Nothing else is affected: other transactions keep their setting.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET LOCAL synchronous_commit = off")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's default again
+        except DatabaseError:
+            pass  # the transaction failed and is rolling back: nothing to restore
+
+
 Write = tuple[type[Model], Sequence[str], Sequence[tuple] | str]
 
 

@@ -241,7 +241,10 @@ def _number(value: Any, field: str) -> float:
     if isinstance(value, bool):
         raise RowError(field, f"{json.dumps(value)} is not a number")
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            raise RowError(field, f"{_short(str(value))} is not a finite number") from None
     elif isinstance(value, str):
         try:
             number = float(value.strip())
@@ -318,9 +321,13 @@ def as_string_list(row: dict[str, Any], field: str, *, from_csv: bool,
     return value
 
 
-def _short(value: Any, limit: int = 40) -> str:
+def quoted(value: Any, limit: int = 40) -> str:
+    """A value as JSON for an error message, cut to limit characters."""
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + '…"'
+
+
+_short = quoted
 
 
 def read_all_bytes_limited(stream: IO[bytes], limit: int) -> bytes:

@@ -21,6 +21,7 @@ from annotations.models import (
 from ..bulk import (
     BatchFailed,
     BulkWriter,
+    bulk_session,
     copy_cell,
     copy_escape,
     json_cell,
@@ -77,7 +78,7 @@ def campaign_import(
     spec = spec_parse(spec_stream, spec_name)
     fmt = format_resolve(outputs_name, outputs_format)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), bulk_session():
             return _campaign_import(spec, spec_name, outputs_stream, outputs_name, fmt, created_by)
     except IntegrityError as exc:  # a race with another import of the same slug
         raise ImportFailed(

@@ -23,12 +23,15 @@ from ..bulk import (
     BatchFailed,
     BulkWriter,
     analyze_tables,
+    bulk_session,
+    copy_escape,
     output_ids_by_external_id,
 )
 from ..problems import ImportFailed, Problem, ProblemList, RowError
 from ..readers import (
     as_number,
     as_text,
+    quoted,
 )
 from . import common
 from .common import RatingsImportResult, format_resolve, rows_read
@@ -53,7 +56,7 @@ def ratings_import(
             ]
         )
     analyze_tables(Item, Output, Rating)
-    with transaction.atomic():
+    with transaction.atomic(), bulk_session():
         loader = _RatingLoader(campaign, name, resolved == "csv")
         problems = ProblemList()
         try:
@@ -63,7 +66,7 @@ def ratings_import(
             try:
                 loader.writer.finish()
             except BatchFailed as failure:
-                problems.add(loader.diagnose(*failure.tag))
+                problems.add(loader.diagnose(failure))
         finally:
             loader.writer.close()
         problems.raise_if_any()
@@ -86,8 +89,14 @@ _RATING_COLUMNS = (
     "created_at",
     "updated_at",
 )
-# (line, item external id, system id, rater username, criterion id, value, comment)
-_ParsedRating = tuple[int, str, int, str, int, float, str]
+_VALUE_COLUMNS = ("rating_id", "criterion_id", "value")
+# (line, item external id, system id, rater username, criterion id,
+#  the value's COPY text after its rating id, comment)
+_ParsedRating = tuple[int, str, int, str, int, str, str]
+# Checked (system, rater, criterion, value, type of value) -> (system id, rater, criterion id,
+# COPY text): a file repeats a few thousand combinations, so most rows cost one lookup.
+_MEMO_LIMIT = 100_000
+_OUTPUT_SHIFT = 1 << 32  # (output, rater) pair as one int: output * 2**32 + rater (an int4)
 
 
 @dataclass
@@ -101,8 +110,9 @@ class _RatingLoader:
     pending: list[_ParsedRating] = field(default_factory=list)
     users: dict[str, int] = field(default_factory=dict)
     members: set[int] = field(default_factory=set)
-    # (rater id, output id) -> rating id, for ratings this import created
-    created: dict[tuple[int, int], int] = field(default_factory=dict)
+    # output id * 2**32 + rater id -> rating id, for ratings this import created
+    created: dict[int, int] = field(default_factory=dict)
+    memo: dict[tuple[Any, ...], tuple[int, str, int, str]] = field(default_factory=dict)
     rows_written: int = 0
     ratings_created: int = 0
     raters_created: int = 0
@@ -125,28 +135,44 @@ class _RatingLoader:
 
     def _parse(self, line: int, row: dict[str, Any]) -> _ParsedRating:
         # Fast path for the common, well-formed JSONL row; anything else takes the full checks.
-        if len(row) == 5:
-            item, system, rater = row.get("item_id"), row.get("system"), row.get("rater")
-            key, value = row.get("criterion"), row.get("value")
-            if (
-                type(item) is str
-                and type(system) is str
-                and type(rater) is str
-                and type(key) is str
-                and type(value) in (int, float)
-                and item.strip()
-                and rater.strip()
-                and len(rater) <= 150
-            ):
-                criterion = self.criteria.get(key)
-                system_id = self.systems.get(system)
-                if (
-                    criterion is not None
-                    and system_id is not None
-                    and criterion.scale_min <= value <= criterion.scale_max
-                ):
-                    return (line, item, system_id, rater, criterion.pk, float(value), "")
+        if len(row) == 5 and not self.from_csv:
+            item, value = row.get("item_id"), row.get("value")
+            combo = (row.get("system"), row.get("rater"), row.get("criterion"), value, type(value))
+            try:
+                known = self.memo.get(combo)
+            except TypeError:  # a list or an object where a string belongs
+                known = None
+            if known is None:
+                known = self._memo_add(combo)
+            if known is not None and type(item) is str and item and not item.isspace():
+                return (line, item, known[0], known[1], known[2], known[3], "")
         return self._parse_checked(line, row)
+
+    def _memo_add(self, combo: tuple[Any, ...]) -> tuple[int, str, int, str] | None:
+        """Check a new (system, rater, criterion, value) once; None if the row needs the
+        full checks (which give the error)."""
+        system, rater, key, value, kind = combo
+        if not (
+            type(system) is str
+            and type(rater) is str
+            and type(key) is str
+            and kind in (int, float)
+            and rater.strip()
+            and len(rater) <= 150
+        ):
+            return None
+        criterion = self.criteria.get(key)
+        system_id = self.systems.get(system)
+        if (
+            criterion is None
+            or system_id is None
+            or not criterion.scale_min <= value <= criterion.scale_max  # NaN is not JSON
+        ):
+            return None
+        known = (system_id, rater, criterion.pk, _value_text(criterion.pk, value))
+        if len(self.memo) < _MEMO_LIMIT:
+            self.memo[combo] = known
+        return known
 
     def _parse_checked(self, line: int, row: dict[str, Any]) -> _ParsedRating:
         if not row.keys() <= RATING_FIELDS:
@@ -161,6 +187,9 @@ class _RatingLoader:
                 "criterion",
                 f"unknown criterion {key!r} (campaign has {', '.join(sorted(self.criteria))})",
             )
+        raw = row.get("value")
+        if not self.from_csv and isinstance(raw, str):
+            _refuse_quoted_number(raw)
         value = as_number(row, "value", required=True)
         assert value is not None
         if not criterion.accepts(value):
@@ -175,7 +204,8 @@ class _RatingLoader:
         if len(username) > 150:
             raise RowError("rater", "longer than 150 characters")
         comment = as_text(row, "comment") if "comment" in row else ""
-        return (line, external_id, system_id, username, criterion.pk, value, comment)
+        return (line, external_id, system_id, username, criterion.pk,
+                _value_text(criterion.pk, value), comment)
 
     def flush(self, problems: ProblemList) -> None:
         batch, self.pending = self.pending, []
@@ -187,40 +217,45 @@ class _RatingLoader:
             return
         self._ensure_raters({r[3] for r in batch})
         users = self.users
-        keys = [(users[r[3]], outputs[(r[1], r[2])]) for r in batch]
+        keys = [outputs[(r[1], r[2])] * _OUTPUT_SHIFT + users[r[3]] for r in batch]
         ratings, new_ratings = self._ratings_for(keys, batch)
         seen: set[tuple[int, int]] = set()
-        values: list[tuple[int, int, float]] = []
+        pairs: list[tuple[int, int]] = []
+        values: list[str] = []
         for r, key in zip(batch, keys, strict=True):
-            pair = (ratings[key], r[4])
+            rating_id = ratings[key]
+            pair = (rating_id, r[4])
             if pair in seen:
                 problems.add(self._duplicate(r[0]))
                 return
             seen.add(pair)
-            values.append((*pair, r[5]))
+            pairs.append(pair)
+            values.append(f"{rating_id}{r[5]}")
         try:
             self.writer.submit(
-                (values, [r[0] for r in batch]),
+                (pairs, batch),
                 [
                     (Rating, _RATING_COLUMNS, new_ratings),
-                    (RatingValue, ("rating_id", "criterion_id", "value"), values),
+                    (RatingValue, _VALUE_COLUMNS, "".join(values)),
                 ],
             )
         except BatchFailed as failure:
-            problems.add(self.diagnose(*failure.tag))
+            problems.add(self.diagnose(failure))
             return
         self.rows_written += len(values)
 
-    def diagnose(self, values: list[tuple[int, int, float]], lines: list[int]) -> Problem:
+    def diagnose(self, failure: BatchFailed) -> Problem:
         """Name the line of a batch the database refused: a rating value stored earlier."""
+        pairs, batch = failure.tag
         existing = set(
-            RatingValue.objects.filter(rating_id__in={v[0] for v in values}).values_list(
+            RatingValue.objects.filter(rating_id__in={p[0] for p in pairs}).values_list(
                 "rating_id", "criterion_id"
             )
         )
-        line = next(
-            (ln for v, ln in zip(values, lines, strict=True) if v[:2] in existing), lines[0]
-        )
+        line = next((r[0] for p, r in zip(pairs, batch, strict=True) if p in existing), None)
+        if line is None:
+            return Problem(self.name, batch[0][0], f"the database refused this batch: "
+                                                   f"{str(failure.cause).splitlines()[0]}")
         return self._duplicate(line)
 
     def _duplicate(self, line: int) -> Problem:
@@ -284,9 +319,9 @@ class _RatingLoader:
             self.members |= new_members
 
     def _ratings_for(
-        self, keys: list[tuple[int, int]], batch: list[_ParsedRating]
-    ) -> tuple[dict[tuple[int, int], int], list[tuple]]:
-        """Rating id per (rater, output), and the rows of the ratings to create for the rest.
+        self, keys: list[int], batch: list[_ParsedRating]
+    ) -> tuple[dict[int, int], str]:
+        """Rating id per (output, rater) key, and the COPY text of the ratings to create.
 
         Ids come from the sequence up front, so the new ratings go to the database in the same
         background batch as their values.
@@ -296,24 +331,40 @@ class _RatingLoader:
         if self.had_ratings and wanted:
             for rater_id, output_id, pk in (
                 Rating.objects.filter(
-                    output_id__in={k[1] for k in wanted},
+                    output_id__in={k // _OUTPUT_SHIFT for k in wanted},
                     output_b__isnull=True,
                 )
                 .order_by()
                 .values_list("rater_id", "output_id", "id")
             ):
-                key = (rater_id, output_id)
+                key = output_id * _OUTPUT_SHIFT + rater_id
                 if key in wanted:
                     ratings[key] = pk
                     wanted.discard(key)
         comments = {key: r[6] for key, r in zip(keys, batch, strict=True) if r[6]}
-        now = timezone.now()
-        rows = []
+        now = timezone.now().isoformat()
+        tail = f"\t{Rating.Source.IMPORT}\t\t\t{now}\t{now}\n"
+        allocate = self.writer.allocate_id
+        lines = []
         for key in sorted(wanted):
-            rating_id = self.writer.allocate_id(Rating)
+            rating_id = allocate(Rating)
             ratings[key] = rating_id
-            rows.append(
-                (rating_id, *key, comments.get(key, ""), Rating.Source.IMPORT, "", "", now, now)
-            )
-        self.ratings_created += len(rows)
-        return ratings, rows
+            output_id, rater_id = divmod(key, _OUTPUT_SHIFT)
+            comment = copy_escape(comments[key]) if key in comments else ""
+            lines.append(f"{rating_id}\t{rater_id}\t{output_id}\t{comment}{tail}")
+        self.ratings_created += len(lines)
+        return ratings, "".join(lines)
+
+
+def _value_text(criterion_id: int, value: float) -> str:
+    """A rating value's COPY text after its rating id."""
+    return f"\t{criterion_id}\t{float(value)!r}\n"
+
+
+def _refuse_quoted_number(value: str) -> None:
+    """JSONL carries numbers as numbers: "2" in quotes is refused (CSV cells are text)."""
+    try:
+        float(value.strip())
+    except ValueError:
+        return  # not a number at all: as_number gives its own message
+    raise RowError("value", f"{quoted(value)} is a string; write the number without quotes")
