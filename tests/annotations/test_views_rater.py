@@ -491,7 +491,7 @@ def test_the_progress_bar_counts_done_assigned_and_total() -> None:
     page = client.get(item_url(campaign)).content.decode()
 
     # then: 1 done, the other output of the item block assigned, 6 outputs in all
-    assert '<progress id="progress-bar" max="6" value="1"' in page
+    assert '<progress id="progress-bar" aria-label="Your progress" max="6" value="1"' in page
     assert "<strong>1</strong> done · 1 assigned · 6 total" in page
 
 
