@@ -7,6 +7,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from annotations.models import Assignment, Campaign, CampaignMembership
+from annotations.services import assignments
 from tests.annotations.factories import MembershipFactory, UserFactory
 from tests.annotations.services.test_assignments import make_campaign, make_rater
 
@@ -27,7 +28,11 @@ def test_next_returns_one_output_with_input_references_and_criteria(
         django_assert_max_num_queries):
     campaign = make_campaign(items=2, systems=2)
     rater = make_rater(campaign)
+    assignments.assignment_coverage_rebuild(campaign=campaign)  # as after the first claim
 
+    # campaign, new-item check, savepoint, membership lock, resume, last position, fresh and
+    # lapsed candidates, item lock, outputs, assignments, insert, coverage, current, release,
+    # criteria
     with django_assert_max_num_queries(16):
         response = client_for(rater).get(url(campaign))
 
@@ -42,6 +47,18 @@ def test_next_returns_one_output_with_input_references_and_criteria(
     assert body["criteria"][0] | {"labels": {}} == {
         "key": "fluency", "label": "Fluency", "help_text": "", "min": 1.0, "max": 5.0,
         "labels": {}, "required": True}
+
+
+def test_resuming_the_current_assignment_is_cheap(django_assert_max_num_queries):
+    campaign = make_campaign(items=2, systems=2)
+    client = client_for(make_rater(campaign))
+    first = client.get(url(campaign)).json()["assignment"]
+
+    # campaign, new-item check, savepoint, membership lock, resume, release, criteria
+    with django_assert_max_num_queries(7):
+        again = client.get(url(campaign)).json()["assignment"]
+
+    assert again == first
 
 
 def test_next_never_reveals_system_names():
