@@ -188,20 +188,25 @@ def pairwise_table_get(*, campaign: Campaign, criteria: list[str]) -> PairwiseTa
                      "choice", "preferences")
         .iterator(chunk_size=CHUNK)
     )
-    ids: list[tuple[int, int, int, int]] = []
-    choices: list[int] = []
-    preferences: dict[str, list[int]] = {key: [] for key in criteria}
+    # One int64 row per judgment (4 ids, choice, one code per criterion), turned into arrays
+    # a chunk at a time so Python tuples never pile up.
+    chunks: list[np.ndarray] = []
+    buffer: list[list[int]] = []
     for rater, item, system_a, system_b, choice, prefs in rows:
-        ids.append((rater, item, system_a, system_b))
-        choices.append(_choice_code(choice))
         prefs = prefs if isinstance(prefs, dict) else {}
-        for key, codes in preferences.items():
-            codes.append(_choice_code(prefs.get(key)))
-    columns = np.asarray(ids, dtype=np.int64).reshape(-1, 4).T
+        buffer.append([rater, item, system_a, system_b, _choice_code(choice),
+                       *(_choice_code(prefs.get(key)) for key in criteria)])
+        if len(buffer) == CHUNK:
+            chunks.append(np.asarray(buffer, dtype=np.int64))
+            buffer.clear()
+    if buffer:
+        chunks.append(np.asarray(buffer, dtype=np.int64))
+    width = 5 + len(criteria)
+    columns = np.concatenate(chunks).T if chunks else np.empty((width, 0), dtype=np.int64)
     return PairwiseTable(
         rater=columns[0], item=columns[1], system_a=columns[2], system_b=columns[3],
-        choice=np.asarray(choices, dtype=np.int8),
-        preferences={k: np.asarray(v, dtype=np.int8) for k, v in preferences.items()},
+        choice=columns[4].astype(np.int8),
+        preferences={key: columns[5 + i].astype(np.int8) for i, key in enumerate(criteria)},
     )
 
 

@@ -231,8 +231,35 @@ def _pairwise(campaign: Campaign, criteria: list[Criterion], systems: list[Syste
         "win_rate_method": WIN_RATE_METHOD, "confidence": 0.95, "test": PAIR_TEST,
         "systems": system_entries,
         "pairs": [_pair_entry(p, names) for p in pairs],
+        "agreement": _choice_agreement(table, order, n_resamples, seed),
         "criteria": _preferences(table, order, names),
     }
+
+
+def _choice_agreement(table: PairwiseTable, order: list[int], n_resamples: int,
+                      seed: int) -> dict[str, Any]:
+    """Krippendorff's alpha (nominal) of the overall choices: a unit is an item's pair of
+    systems, a value the choice turned to the earlier system's side (1 win, -1 loss, 0 tie)."""
+    lookup = {system: index for index, system in enumerate(order)}
+
+    def position(systems: np.ndarray) -> np.ndarray:
+        return np.fromiter((lookup.get(s, -1) for s in systems.tolist()), dtype=np.int64,
+                           count=systems.size)
+
+    pos_a, pos_b = position(table.system_a), position(table.system_b)
+    keep = np.isin(table.choice, (1, -1, 0)) & (pos_a >= 0) & (pos_b >= 0) & (pos_a != pos_b)
+    values = np.where(pos_a < pos_b, table.choice, -table.choice)[keep].astype(np.float64)
+    keys = np.stack([table.item[keep], np.minimum(pos_a, pos_b)[keep],
+                     np.maximum(pos_a, pos_b)[keep]], axis=1)
+    units = (np.unique(keys, axis=0, return_inverse=True)[1].reshape(-1) if keys.size
+             else np.empty(0, dtype=np.int64))
+    alpha = krippendorff_alpha(units, values, "nominal", n_boot=n_resamples,
+                               rng=np.random.default_rng([seed, _stable("pairwise-choice")]))
+    return _without_none_reason({
+        "krippendorff_alpha": alpha.alpha, "level": alpha.level, "units": alpha.units,
+        "values": alpha.values, "ci_low": alpha.ci_low, "ci_high": alpha.ci_high,
+        "reason": alpha.reason,
+    })
 
 
 def _totals(pairs: list[PairCounts], system_id: int) -> tuple[int, int, int]:

@@ -202,3 +202,23 @@ def test_excluded_membership_flag_is_what_leaves_a_rater_out(duel):
     CampaignMembership.objects.filter(user__username="spammer").update(excluded=False)
     report = report_build(campaign=campaign, n_resamples=50)
     assert report["pairwise"]["judgments"] == len(judgments) + 3
+
+
+def test_choice_agreement_is_krippendorff_nominal_on_choices_turned_to_one_side(duel):
+    import krippendorff
+
+    campaign, judgments = duel
+    report = report_build(campaign=campaign, n_resamples=50)
+
+    # units: an item's pair of systems; value: the earlier system's win (1), loss (-1), tie (0)
+    units = sorted({(j["item"], *sorted((j["a"], j["b"]), key=SYSTEMS.index))
+                    for j in judgments})
+    matrix = np.full((len(RATERS), len(units)), np.nan)
+    for j in judgments:
+        first, second = sorted((j["a"], j["b"]), key=SYSTEMS.index)
+        wins, losses, _ = outcomes([j], first, second)
+        matrix[RATERS.index(j["rater"]), units.index((j["item"], first, second))] = wins - losses
+    expected = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
+    agreement = report["pairwise"]["agreement"]
+    assert agreement["krippendorff_alpha"] == pytest.approx(expected, abs=1e-9)
+    assert agreement["level"] == "nominal" and agreement["units"] == len(units)
