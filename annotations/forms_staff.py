@@ -181,7 +181,8 @@ class CriterionForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         low, high = data.get("min"), data.get("max")
-        if low is not None and high is not None and low >= high:
+        scale_ok = low is not None and high is not None and low < high
+        if low is not None and high is not None and not scale_ok:
             self.add_error("max", f"must be greater than min ({high:g} ≤ {low:g})")
         if "labels" in data:
             try:
@@ -189,9 +190,8 @@ class CriterionForm(forms.Form):
             except ValueError as exc:
                 self.add_error("labels", str(exc))
             else:
-                outside = [v for v in data["labels"]
-                           if low is not None and high is not None
-                           and not low <= float(v) <= high]
+                outside = [v for v in data["labels"] if not low <= float(v) <= high] \
+                    if scale_ok else []
                 if outside:
                     self.add_error("labels", f"{outside[0]} is outside the scale")
         return data

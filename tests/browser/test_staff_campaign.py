@@ -156,3 +156,41 @@ def test_progress_refreshes_itself_while_raters_work(page) -> None:
     with page.expect_navigation():
         page.get_by_role("button", name="Yes, release their work").click()
     assert not _held(bob)
+
+
+def test_the_rubric_editor_works_without_javascript(browser, live_server) -> None:
+    get_user_model().objects.create_user("admin", password="pw-admin-123", is_staff=True)
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False,
+                                  viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        login(page, "admin", "pw-admin-123")
+        page.goto("/staff/campaigns/new/")
+        # given four default rows and two spare rows, with "Remove" checkboxes
+        assert page.locator("fieldset[data-criterion]:visible").count() == 6
+        assert page.get_by_role("button", name="+ Add criterion").is_hidden()
+        page.fill("#id_name", "No script")
+        page.fill("#id_slug", "no-script")
+        _criterion_row(page, "accuracy").get_by_label("Remove").check()
+        spare = page.locator("fieldset[data-criterion]").nth(4)
+        spare.locator("input[name$='-key']").fill("safety")
+        spare.locator("input[name$='-max']").fill("3")
+
+        # when a bad scale is sent first, the error shows inline and the choices stay
+        _criterion_row(page, "fluency").locator("input[name$='-min']").fill("6")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Create campaign and upload outputs").click()
+        assert "must be greater than min" in page.locator("#id_criteria-0-max_error").inner_text()
+        assert not Campaign.objects.exists()
+        screenshot(page, "admin-new-campaign-nojs-errors")
+        _criterion_row(page, "fluency").locator("input[name$='-min']").fill("1")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Create campaign and upload outputs").click()
+
+        # then the campaign has the rubric chosen without any script
+        campaign = Campaign.objects.get(slug="no-script")
+        assert list(campaign.criteria.values_list("key", "scale_max")) == [
+            ("fluency", 5), ("relevance", 5), ("satisfaction", 5), ("safety", 3)]
+    finally:
+        context.close()
