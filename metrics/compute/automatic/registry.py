@@ -9,6 +9,7 @@ from metrics.compute.automatic import (
     classification,
     finance,
     generation,
+    lm,
     multilabel,
     operational,
     ranking,
@@ -24,7 +25,7 @@ from metrics.compute.automatic.base import (
 
 BUILTIN_SPECS: tuple[MetricSpec, ...] = (
     *generation.SPECS, *classification.SPECS, *regression.SPECS, *multilabel.SPECS,
-    *ranking.SPECS, *boxes.SPECS, *finance.SPECS, *operational.SPECS,
+    *ranking.SPECS, *boxes.SPECS, *finance.SPECS, *operational.SPECS, *lm.SPECS,
 )
 
 REGISTRY = MetricRegistry(BUILTIN_SPECS)
