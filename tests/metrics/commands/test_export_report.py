@@ -71,3 +71,30 @@ def test_unknown_campaign_exits_2(tmp_path):
     with pytest.raises(SystemExit) as exit_:
         call_command("export_report", "nope", "--out", str(tmp_path / "x.json"), stderr=err)
     assert exit_.value.code == 2 and "campaign 'nope' does not exist" in err.getvalue()
+
+
+def test_csv_of_a_pairwise_campaign_has_one_row_per_judgment(tmp_path):
+    from tests.metrics.services.test_report_pairwise import CRITERIA, pairwise_campaign
+
+    campaign, judgments = pairwise_campaign(items=2)
+    out = tmp_path / "duel.csv"
+    call_command("export_report", campaign.slug, "--format", "csv", "--out", str(out),
+                 stdout=io.StringIO())
+    with out.open(newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == ["item_id", "system_a", "system_b", "rater", "choice", "winner",
+                        *CRITERIA]
+    assert [row[:5] for row in table[1:]] == [
+        [j["item"], j["a"], j["b"], j["rater"], j["choice"]] for j in judgments]
+
+
+def test_json_of_a_pairwise_campaign_has_the_pairwise_section(tmp_path):
+    from tests.metrics.services.test_report_pairwise import SYSTEMS, pairwise_campaign
+
+    campaign, judgments = pairwise_campaign(items=2)
+    out = tmp_path / "duel.json"
+    call_command("export_report", campaign.slug, "--format", "json", "--out", str(out),
+                 stdout=io.StringIO())
+    pairwise = json.loads(out.read_text())["pairwise"]
+    assert pairwise["judgments"] == len(judgments)
+    assert [s["name"] for s in pairwise["systems"]] == list(SYSTEMS)
