@@ -36,6 +36,7 @@ def test_three_items_by_keyboard_then_resume_after_closing_the_browser(browser, 
 
     # when she opens the campaign and starts from its instructions with the keyboard
     page.goto(f"/rate/{campaign.slug}/")
+    screenshot(page, "rater-instructions")
     with page.expect_navigation():
         page.get_by_role("link", name="Start").press("Enter")
 

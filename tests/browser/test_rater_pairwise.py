@@ -12,10 +12,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_pairwise_item_records_side_and_choice(page) -> None:
-    # given a pairwise campaign with one item answered by two systems
+    # given a crowd rater in a pairwise campaign with one item answered by two systems
     campaign = make_campaign(kind=Campaign.Kind.PAIRWISE, items=1, systems=("base", "ft"),
                              text="The {s} answer to question {i}:\n  indented line\n\tand a tab")
-    alice = rater_of(campaign)
+    alice = rater_of(campaign, completion_code="C0DE-7Q2X")
     login(page, "alice", "pw-for-tests")
 
     # when the rater opens it
@@ -53,7 +53,10 @@ def test_a_pairwise_item_records_side_and_choice(page) -> None:
                                                       assignment.output_b_id)
     assert rating.preferences == {"fluency": "A", "accuracy": "tie"}
     assert rating.time_spent_ms is not None
+    # and the end page thanks her with her completion code
     assert page.get_by_role("heading", name="Thank you!").is_visible()
+    assert page.locator("#completion-code").inner_text() == "C0DE-7Q2X"
+    screenshot(page, "rater-done")
 
 
 def test_digits_also_pick_in_pairwise_and_enter_needs_a_choice(page) -> None:
