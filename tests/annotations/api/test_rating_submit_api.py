@@ -133,3 +133,35 @@ def test_a_removed_member_can_no_longer_submit(claimed):
     response = client_for(rater).post(url(assignment), BODY, format="json")
 
     assert response.status_code == 404
+
+
+def test_pairwise_preferences_are_stored_and_bad_ones_are_nested_field_errors():
+    campaign = make_campaign(items=1, systems=2, kind=Campaign.Kind.PAIRWISE)
+    rater = make_rater(campaign)
+    assignment = assignment_claim_next(campaign=campaign, rater=rater)
+    client = client_for(rater)
+
+    bad = client.post(url(assignment), {"choice": "A", "key": "p0",
+                                        "preferences": {"fluency": "left", "style": "A"}},
+                      format="json")
+    good = client.post(url(assignment), {"choice": "B", "key": "p1",
+                                         "preferences": {"fluency": "B", "accuracy": "tie"}},
+                       format="json")
+
+    assert bad.status_code == 400
+    assert set(bad.json()["preferences"]) == {"fluency", "style"}
+    assert good.status_code == 201
+    assert good.json()["preferences"] == {"fluency": "B", "accuracy": "tie"}
+    assert Rating.objects.get().preferences == {"fluency": "B", "accuracy": "tie"}
+
+
+def test_pairwise_without_a_choice_is_400():
+    campaign = make_campaign(items=1, systems=2, kind=Campaign.Kind.PAIRWISE)
+    rater = make_rater(campaign)
+    assignment = assignment_claim_next(campaign=campaign, rater=rater)
+
+    response = client_for(rater).post(url(assignment), {"key": "p0"}, format="json")
+
+    assert response.status_code == 400
+    assert "choice" in response.json()
+    assert not Rating.objects.exists()
