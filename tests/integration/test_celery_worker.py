@@ -1,5 +1,5 @@
 """A real `celery worker` process (Redis broker, PostgreSQL) computes a chunked metric run
-whose values equal the in-process (eager) run's."""
+over 5,000 outputs in 5 chunks whose values equal the in-process (eager) run's."""
 
 from __future__ import annotations
 
@@ -64,8 +64,8 @@ def test_a_real_worker_computes_the_same_values_as_the_in_process_run(tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("the worker process needs a shared PostgreSQL database")
     _redis_or_skip()
-    # given a campaign of 500 outputs (5 systems × 100 items) and a running worker
-    campaign = make_campaign(items=100, systems=("base", "a", "b", "c", "d"), metrics=METRICS)
+    # given a campaign of 5,000 outputs (5 systems × 1,000 items) and a running worker
+    campaign = make_campaign(items=1000, systems=("base", "a", "b", "c", "d"), metrics=METRICS)
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "evalproject", "worker", "--loglevel=INFO",
@@ -76,7 +76,7 @@ def test_a_real_worker_computes_the_same_values_as_the_in_process_run(tmp_path):
     try:
         # when run_metrics starts a run of 5 chunks through the broker and waits for it
         command = subprocess.run(
-            [sys.executable, "manage.py", "run_metrics", campaign.slug, "--chunk-size", "100",
+            [sys.executable, "manage.py", "run_metrics", campaign.slug, "--chunk-size", "1000",
              "--wait"],
             cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S,
         )
@@ -92,22 +92,27 @@ def test_a_real_worker_computes_the_same_values_as_the_in_process_run(tmp_path):
     # then the run succeeded in 5 chunks, each counted once
     run = MetricRun.objects.get(campaign=campaign)
     assert (run.status, run.chunks_done, run.chunks_total, run.outputs_done) == (
-        MetricRun.Status.SUCCEEDED, 5, 5, 500)
+        MetricRun.Status.SUCCEEDED, 5, 5, 5000)
+    assert (run.segments_computed, run.segments_reused, run.corpus_computed) == (15000, 0, 15)
     # and the worker, not the starting process, ran the 5 chunks and the final step
     worker_log = (tmp_path / "worker.log").read_text()
     done = [line for line in worker_log.splitlines() if " succeeded in " in line]
     assert sum("metrics.tasks.metric_run_chunk[" in line for line in done) == 5, worker_log
     assert sum("metrics.tasks.metric_run_finalize[" in line for line in done) == 1, worker_log
     worker_values = _values(campaign)
-    assert MetricValue.objects.filter(campaign=campaign).count() == 500 * 3 + 5 * 3
-    # and an in-process (eager) run over the same data gives identical values
+    assert MetricValue.objects.filter(campaign=campaign).count() == 5000 * 3 + 5 * 3
+    # and an in-process (eager) run over the same data, forced to recompute every value
+    # (otherwise it would reuse the worker's), gives identical values
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     try:
-        eager_run = metric_run_start(campaign=campaign, chunk_size=100)
+        eager_run = metric_run_start(campaign=campaign, chunk_size=1000, force=True)
     finally:
         celery_app.conf.task_always_eager = previous
     eager_run.refresh_from_db()
     assert eager_run.status == MetricRun.Status.SUCCEEDED, eager_run.error
+    assert (eager_run.segments_computed, eager_run.corpus_computed) == (15000, 15)
+    assert set(MetricValue.objects.filter(campaign=campaign)
+               .values_list("run_id", flat=True)) == {eager_run.pk}
     assert _values(campaign) == worker_values
-    assert MetricValue.objects.filter(campaign=campaign).count() == 500 * 3 + 5 * 3
+    assert MetricValue.objects.filter(campaign=campaign).count() == 5000 * 3 + 5 * 3
