@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from annotations.models import Assignment, Campaign, Rating
 from annotations.services import assignment_claim_next, rating_submit
+from annotations.services.assignments import assignment_skip
 from tests.annotations.services.test_assignments import make_campaign, make_rater
 
 # Deselected from the SQLite pass (-m "not postgres"); the PostgreSQL pass of `make test` runs it.
@@ -43,6 +44,9 @@ def _work(campaign_pk: int, rater_pk: int, barrier: threading.Barrier,
                               satisfaction=None, comment="", key=f"{rater_pk}-{round_}",
                               choice="A" if pairwise else None, time_spent_ms=10)
                 submitted.append(assignment.pk)
+            elif round_ % 3 == 0:
+                # Skip one: its slot goes back to the pool while others are claiming.
+                assignment_skip(assignment=assignment, rater=rater, reason="cannot judge")
             else:
                 # Abandon the rest of the block: a lapsed lease is reclaimed by others.
                 Assignment.objects.filter(rater=rater, status=Assignment.Status.ASSIGNED
@@ -84,6 +88,8 @@ def test_concurrent_raters_never_push_a_unit_over_k(kind):
         if a.status == Assignment.Status.SUBMITTED or a.lease_expires_at > now)
     assert live_per_unit, "nobody got any work"
     assert max(live_per_unit.values()) <= campaign.overlap
+    assert Assignment.objects.filter(campaign=campaign,
+                                     status=Assignment.Status.SKIPPED).exists()
     per_rater_unit = Counter((a.rater_id, frozenset({a.output_id, a.output_b_id}))
                              for a in Assignment.objects.filter(campaign=campaign))
     assert max(per_rater_unit.values()) == 1
