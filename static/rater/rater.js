@@ -179,10 +179,11 @@
     }
   });
 
-  // Back/forward cache: a stale copy of this page (old item, used key) is fetched again.
+  // Back/forward cache: a stale copy of this page (old item, used key) is fetched again,
+  // with a GET (a reload of a re-rendered POST would offer to post it again).
   window.addEventListener("pageshow", function (event) {
     if (event.persisted) {
-      window.location.reload();
+      window.location.replace(window.location.href);
     }
   });
 

@@ -171,3 +171,35 @@ def test_rating_page_screenshot(page, name: str, width: int) -> None:
         output = page.locator("#output-a").bounding_box()
         assert first["y"] > output["y"] + output["height"] - 1  # one column: form below text
     screenshot(page, name)
+
+
+def test_the_back_button_shows_the_current_item_not_a_stale_copy(page) -> None:
+    # given a rater who rated her first item and is on the second
+    campaign = make_campaign(items=3, satisfaction=False)
+    alice = rater_of(campaign)
+    login(page, "alice", PASSWORD)
+    page.goto(f"/rate/{campaign.slug}/item/")
+    first, _ = _current(page)
+    for key in ("2", "2"):
+        page.keyboard.press(key)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    second, second_text = _current(page)
+    assert second != first
+
+    # when she presses the browser's back button
+    page.go_back()
+    page.wait_for_function(f"document.querySelector('#rating-form') && "
+                           f"document.querySelector('#rating-form').dataset.assignment == "
+                           f"'{second}'")
+
+    # then the page is the current (second) item, and rating it stores the second item
+    assert _current(page) == (second, second_text)
+    for key in ("5", "5"):
+        page.keyboard.press(key)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    stored = dict(Rating.objects.filter(rater=alice).values_list("assignment_id", "key"))
+    assert set(stored) == {first, second}
+    assert dict(Rating.objects.get(assignment_id=first).values.values_list(
+        "criterion__key", "value")) == {"fluency": 2.0, "accuracy": 2.0}
