@@ -234,8 +234,11 @@ def criteria_initial(campaign: Campaign | None) -> list[dict[str, Any]]:
     """The rubric rows to start from: the campaign's criteria, or the default rubric."""
     if campaign is None:
         return [dict(row) for row in DEFAULT_CRITERIA]
-    return [{"key": c.key, "label": c.label, "help": c.help_text, "min": c.scale_min,
-             "max": c.scale_max, "labels": format_scale_labels(c.scale_labels),
+    def number(value: float) -> float | int:
+        return int(value) if float(value).is_integer() else value
+
+    return [{"key": c.key, "label": c.label, "help": c.help_text, "min": number(c.scale_min),
+             "max": number(c.scale_max), "labels": format_scale_labels(c.scale_labels),
              "level": c.level, "required": c.required}
             for c in Criterion.objects.filter(campaign=campaign).order_by("position", "pk")]
 

@@ -256,7 +256,9 @@ def test_a_draft_is_edited_with_its_rubric_prefilled(staff: Any, draft: Campaign
     url = reverse("annotations:staff-campaign-edit", args=[draft.slug])
     client = _login(staff)
     page = client.get(url)
-    assert [r["key"] for r in page.context["criteria"].initial] == ["fluency", "accuracy"]
+    assert [(r["key"], r["min"], r["max"]) for r in page.context["criteria"].initial] == [
+        ("fluency", 1, 5), ("accuracy", 0, 10)]
+    assert 'name="criteria-0-max" value="5"' in page.content.decode()
     assert page.context["form"].initial["lease_minutes"] == 20
 
     data = _form_data(name="Support bot v2", quota="40", **{

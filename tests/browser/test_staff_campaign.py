@@ -78,13 +78,23 @@ def test_an_admin_creates_uploads_and_starts_a_campaign(page, tmp_path: Path) ->
         page.get_by_role("button", name="Upload").click()
     assert page.url.endswith("/campaigns/browser-campaign/")
 
+    # and the draft can still be edited: the form comes back filled in
+    with page.expect_navigation():
+        page.get_by_role("link", name="Edit settings and rubric").click()
+    assert page.locator("#id_baseline option:checked").inner_text() == "base"
+    assert page.locator("fieldset[data-criterion]:visible").count() == 4
+    page.fill("#id_overlap", "3")
+    screenshot(page, "admin-edit-campaign")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save changes").click()
+
     with page.expect_navigation():
         page.get_by_role("button", name="Start").click()
     assert page.locator("#campaign-status").inner_text() == "Active"
 
     campaign = Campaign.objects.get(slug="browser-campaign")
     assert (campaign.name, campaign.overlap, campaign.status, campaign.metrics) == (
-        "Browser campaign", 2, "active", ["bleu", "chrf"])
+        "Browser campaign", 3, "active", ["bleu", "chrf"])
     assert campaign.baseline.name == "base"
     rubric = list(campaign.criteria.values_list("key", "scale_min", "scale_max", "level",
                                                 "scale_labels"))
