@@ -405,7 +405,7 @@ def _real_q() -> Q:
 
 
 def _quota_left(campaign: Campaign, rater: Any, now: datetime) -> int | None:
-    """Real units the rater may still take (QC items come on top of the quota)."""
+    """Real units the rater may still take (QC items do not use up the quota)."""
     quota = (campaign.options or {}).get("quota")
     if quota is None:
         return None
@@ -431,7 +431,7 @@ def _search(campaign: Campaign, rater: Any, now: datetime, *, qc: int, last_item
                 _coverage_write(campaign, item_id, state.qc, len(state.units), state.taken)
                 continue
             if quota_left is not None and qc == QC_NONE:
-                units = units[:quota_left]
+                units = units[:quota_left]  # QC blocks do not count against the quota
             return item_id, state, units
         # Every candidate was locked or just filled up: look further down the list.
         offset += CANDIDATES
@@ -463,22 +463,23 @@ def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int) -> Any:
     lease = timedelta(minutes=lease_minutes(campaign))
     with transaction.atomic():
         # One claim at a time per rater (a double click must not hand out two blocks).
-        list(CampaignMembership.objects.select_for_update()
-             .filter(campaign=campaign, user=rater).values_list("pk", flat=True))
+        excluded = (CampaignMembership.objects.select_for_update()
+                    .filter(campaign=campaign, user=rater).values_list("excluded", flat=True)
+                    .first())
+        if excluded:  # an admin excluded this rater: no more work, open or new
+            return None
         resumed = _resume(campaign, rater, now, lease)
         if resumed is not None:
             return resumed
         quota_left = _quota_left(campaign, rater, now)
-        qc = qc_draw(seed, campaign.options)
-        if quota_left == 0 and qc == QC_NONE:
+        if quota_left == 0:  # QC items come within the work, never after the quota
             return None
+        qc = qc_draw(seed, campaign.options)
         last = (Assignment.objects.filter(campaign=campaign, rater=rater)
                 .order_by("-position").values_list("position", "output__item_id").first())
         start, last_item = (0, None) if last is None else (last[0] + 1, last[1])
         found = None
         for kind in dict.fromkeys([qc, QC_NONE]):  # a QC draw with nothing eligible: regular
-            if kind == QC_NONE and quota_left == 0:
-                return None
             found = _search(campaign, rater, now, qc=kind, last_item=last_item,
                             quota_left=quota_left)
             if found is not None:

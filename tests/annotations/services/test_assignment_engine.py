@@ -273,20 +273,25 @@ def test_without_qc_options_control_items_are_not_handed_out():
 
 
 def test_control_items_are_mixed_in_and_the_draw_reproduces_from_the_stored_seed():
-    campaign = make_campaign(items=3, systems=1, overlap=3,
+    campaign = make_campaign(items=4, systems=1, overlap=3,
                              options={"qc": {"control_rate": 0.5}})
-    controls = {add_control_item(campaign, f"ctl{i}").pk for i in range(3)}
+    controls = {add_control_item(campaign, f"ctl{i}").pk for i in range(4)}
     rater = make_rater(campaign)
-    kinds = []
+    rng = random.Random(11)
+    regular, mixed = 0, 0
     while (assignment := assignment_claim_next(campaign=campaign, rater=rater,
-                                               rng=random.Random(11))) is not None:
+                                               rng=rng)) is not None:
+        drawn = qc_draw(assignment.seed, campaign.options) == QC_CONTROL
         is_control = assignment.output.item_id in controls
-        kinds.append(is_control)
-        assert is_control == (qc_draw(assignment.seed, campaign.options) == QC_CONTROL) or (
-            not is_control)  # a control draw may fall back to regular when none is left
+        controls_left = len(controls) - mixed
+        # a control comes exactly when the stored seed draws one and one is left
+        assert is_control == (drawn and controls_left > 0)
+        mixed += is_control
+        regular += not is_control
         submit_all(block(campaign, rater))
 
-    assert sum(kinds) == 3 and len(kinds) == 6
+    assert regular == 4
+    assert mixed >= 1
 
 
 def test_a_degraded_copy_goes_only_to_a_rater_who_rated_its_source_and_not_right_after():
@@ -330,3 +335,34 @@ def test_progress_counts_real_units_for_the_campaign_and_qc_items_on_the_rater_b
     assert (progress.units, progress.total, progress.done) == (1, 1, 0)
     assert (progress.me.done, progress.me.assigned, progress.me.total) == (1, 0, 2)
     assert [s.submitted for s in progress.systems] == [0]
+
+
+def test_an_excluded_rater_gets_no_more_work():
+    campaign = make_campaign(items=2, systems=1)
+    rater = make_rater(campaign)
+    assert assignment_claim_next(campaign=campaign, rater=rater) is not None
+    campaign.memberships.filter(user=rater).update(excluded=True)
+
+    assert assignment_claim_next(campaign=campaign, rater=rater) is None
+    assert Assignment.objects.filter(rater=rater).count() == 1
+
+
+def test_qc_items_do_not_use_up_the_quota_and_never_come_after_it():
+    campaign = make_campaign(items=3, systems=1, overlap=3,
+                             options={"quota": 2, "qc": {"control_rate": 0.5}})
+    for i in range(3):
+        add_control_item(campaign, f"ctl{i}")
+    rater = make_rater(campaign)
+    rng = random.Random(5)
+    real = qc_items = 0
+    while (assignment := assignment_claim_next(campaign=campaign, rater=rater,
+                                               rng=rng)) is not None:
+        if assignment.output.control is None:
+            real += 1
+        else:
+            qc_items += 1
+        submit_all(block(campaign, rater))
+
+    assert real == 2
+    assert qc_items >= 1  # this seed draws a control before the quota is reached
+    assert Assignment.objects.filter(rater=rater).count() == real + qc_items
