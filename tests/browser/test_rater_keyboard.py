@@ -10,6 +10,12 @@ from tests.browser.conftest import login, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+@pytest.fixture(autouse=True)
+def _patient(page) -> None:
+    """The machine is shared: a cold Chromium's first page load can take over 10 s."""
+    page.set_default_timeout(30_000)
+
 PASSWORD = "pw-for-tests"  # tests.annotations.factories.UserFactory
 
 
@@ -95,7 +101,7 @@ def test_three_items_by_keyboard_then_resume_after_closing_the_browser(browser, 
     # when she closes the browser, opens a new one and logs in again
     page.context.close()
     context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)
     again = context.new_page()
     try:
         login(again, "alice", PASSWORD)

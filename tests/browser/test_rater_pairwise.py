@@ -11,6 +11,12 @@ from tests.browser.conftest import login, screenshot
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _patient(page) -> None:
+    """The machine is shared: a cold Chromium's first page load can take over 10 s."""
+    page.set_default_timeout(30_000)
+
+
 def test_a_pairwise_item_records_side_and_choice(page) -> None:
     # given a crowd rater in a pairwise campaign with one item answered by two systems
     campaign = make_campaign(kind=Campaign.Kind.PAIRWISE, items=1, systems=("base", "ft"),

@@ -11,6 +11,12 @@ from tests.browser.conftest import login
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _patient(page) -> None:
+    """The machine is shared: a cold Chromium's first page load can take over 10 s."""
+    page.set_default_timeout(30_000)
+
+
 def test_markup_in_an_output_is_text_and_fires_no_dialog(page) -> None:
     # given an output (and an input, and a reference) carrying a script and an image handler
     campaign = make_campaign(items=2, text=XSS, satisfaction=False)
