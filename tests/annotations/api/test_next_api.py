@@ -8,7 +8,12 @@ from rest_framework.test import APIClient
 
 from annotations.models import Assignment, Campaign, CampaignMembership
 from annotations.services import assignments
-from tests.annotations.factories import MembershipFactory, UserFactory
+from tests.annotations.factories import (
+    ItemFactory,
+    MembershipFactory,
+    OutputFactory,
+    UserFactory,
+)
 from tests.annotations.services.test_assignments import make_campaign, make_rater
 
 pytestmark = pytest.mark.django_db
@@ -136,3 +141,22 @@ def test_unknown_campaign_is_404():
     response = client_for(UserFactory()).get(
         reverse("annotations-api:campaign-next", kwargs={"slug": "nope"}))
     assert response.status_code == 404
+
+
+def test_a_control_item_looks_like_any_other_item():
+    campaign = make_campaign(items=1, systems=1, options={"qc": {"control_rate": 1.0}})
+    item = ItemFactory(campaign=campaign, external_id="ctl-secret", input="question ctl")
+    OutputFactory(item=item, system=campaign.systems.get(), text="bad on purpose",
+                  control={"fluency": [1, 2]})
+    control = client_for(make_rater(campaign)).get(url(campaign))
+    shown = Assignment.objects.get(pk=control.json()["assignment"])
+    assert shown.output.control is not None  # rate 1.0: the control comes first
+    campaign.options = {}
+    campaign.save()
+    plain = client_for(make_rater(campaign)).get(url(campaign)).json()
+
+    body = control.json()
+    assert set(body) == set(plain)
+    assert set(body["outputs"][0]) == {"id", "text"}
+    text = control.content.decode()
+    assert "control" not in text and "ctl-secret" not in text and "[1, 2]" not in text
