@@ -1,0 +1,98 @@
+"""Cheaper integrity triggers for bulk imports (PostgreSQL): the same checks, set-based.
+
+The per-statement triggers of migration 0002 check every new row of a COPY batch with one
+index probe per row (the rating of each value, the criterion of each value, the item and
+system of each output). A batch repeats the same few parents many times: a rating has one
+value per criterion, a campaign has a handful of criteria and systems, an item one output
+per system. These versions look each distinct parent up once, and check the scale bounds on
+each criterion's lowest and highest value of the batch, so the database does a few thousand
+probes per batch instead of one per row. The conditions refused are exactly those of 0002
+(the error names one offending row's ids, as before); only the plan changes. SQLite keeps
+its per-row triggers. Model state is untouched (plain SQL); 0006 came first in the graph,
+so this migration follows it to keep a single leaf.
+"""
+
+from importlib import import_module
+
+from django.db import migrations
+
+_previous = import_module("annotations.migrations.0002_integrity_triggers")
+
+POSTGRES_UP = """
+CREATE OR REPLACE FUNCTION annotations_output_integrity() RETURNS trigger AS $$
+DECLARE bad record;
+BEGIN
+  WITH items AS MATERIALIZED (
+         SELECT d.item_id, i.campaign_id
+           FROM (SELECT DISTINCT item_id FROM new_rows) d
+           LEFT JOIN annotations_item i ON i.id = d.item_id),
+       systems AS MATERIALIZED (
+         SELECT d.system_id, s.campaign_id
+           FROM (SELECT DISTINCT system_id FROM new_rows) d
+           LEFT JOIN annotations_system s ON s.id = d.system_id)
+  SELECT n.item_id, n.system_id INTO bad
+    FROM new_rows n
+    JOIN items i ON i.item_id = n.item_id
+    JOIN systems s ON s.system_id = n.system_id
+   WHERE i.campaign_id IS NULL OR s.campaign_id IS NULL OR i.campaign_id <> s.campaign_id
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'output of item % and system %: missing, or from different campaigns',
+      bad.item_id, bad.system_id USING ERRCODE = 'foreign_key_violation';
+  END IF;
+  RETURN NULL;
+END $$ LANGUAGE plpgsql;
+
+CREATE OR REPLACE FUNCTION annotations_ratingvalue_integrity() RETURNS trigger AS $$
+DECLARE bad record;
+BEGIN
+  SELECT d.rating_id INTO bad
+    FROM (SELECT DISTINCT rating_id FROM new_rows) d
+   WHERE NOT EXISTS (SELECT 1 FROM annotations_rating r WHERE r.id = d.rating_id)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'rating % does not exist', bad.rating_id
+      USING ERRCODE = 'foreign_key_violation';
+  END IF;
+  SELECT CASE WHEN d.low < c.scale_min THEN d.low ELSE d.high END AS value,
+         c.scale_min, c.scale_max, d.criterion_id, c.id AS found INTO bad
+    FROM (SELECT criterion_id, min(value) AS low, max(value) AS high
+            FROM new_rows GROUP BY criterion_id) d
+    LEFT JOIN annotations_criterion c ON c.id = d.criterion_id
+   WHERE c.id IS NULL OR d.low < c.scale_min OR d.high > c.scale_max
+   LIMIT 1;
+  IF FOUND AND bad.found IS NULL THEN
+    RAISE EXCEPTION 'criterion % does not exist', bad.criterion_id
+      USING ERRCODE = 'foreign_key_violation';
+  ELSIF FOUND THEN
+    RAISE EXCEPTION 'rating value % is outside the scale %..% of criterion %',
+      bad.value, bad.scale_min, bad.scale_max, bad.criterion_id USING ERRCODE = 'check_violation';
+  END IF;
+  RETURN NULL;
+END $$ LANGUAGE plpgsql;
+"""
+
+# Back to 0002's function bodies (its CREATE TRIGGER statements are not repeated: the
+# triggers themselves never changed).
+_RATINGVALUE_FUNCTION = "CREATE OR REPLACE FUNCTION annotations_ratingvalue_integrity()"
+POSTGRES_DOWN = (
+    _previous.POSTGRES_UP.split("CREATE TRIGGER output_integrity_insert")[0]
+    + _RATINGVALUE_FUNCTION
+    + _previous.POSTGRES_UP.split(_RATINGVALUE_FUNCTION)[1].split("CREATE TRIGGER")[0]
+)
+
+
+def forwards(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_UP, params=None)
+
+
+def backwards(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_DOWN, params=None)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("annotations", "0006_assignment_speed")]
+
+    operations = [migrations.RunPython(forwards, backwards)]
