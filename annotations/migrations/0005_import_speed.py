@@ -1,15 +1,15 @@
-"""Cheaper integrity triggers for bulk imports (PostgreSQL): the same checks, set-based.
+"""A cheaper rating-value integrity trigger for bulk imports (PostgreSQL): same checks.
 
-The per-statement triggers of migration 0002 check every new row of a COPY batch with one
-index probe per row (the rating of each value, the criterion of each value, the item and
-system of each output). A batch repeats the same few parents many times: a rating has one
-value per criterion, a campaign has a handful of criteria and systems, an item one output
-per system. These versions look each distinct parent up once, and check the scale bounds on
-each criterion's lowest and highest value of the batch, so the database does a few thousand
-probes per batch instead of one per row. The conditions refused are exactly those of 0002
-(the error names one offending row's ids, as before); only the plan changes. SQLite keeps
-its per-row triggers. Model state is untouched (plain SQL); 0006 came first in the graph,
-so this migration follows it to keep a single leaf.
+The per-statement trigger of migration 0002 probes the rating and the criterion of every new
+row of a COPY batch. A batch repeats the same few parents many times: a rating has one value
+per criterion, a campaign a handful of criteria. This version probes each distinct rating
+once, and checks the scale bounds on each criterion's lowest and highest value of the batch
+(one small aggregate instead of a probe per row: 20 ms -> 1 ms per 5,000 values). The
+conditions refused are exactly those of 0002 (the error names one offending value, as
+before); only the plan changes. The output trigger stays as it is: its hash join over the
+batch is already cheap (written with materialised CTEs it became a nested loop over CTE
+scans, 250x slower). SQLite keeps its per-row triggers. Model state is untouched (plain
+SQL); 0006 came first in the graph, so this migration follows it to keep a single leaf.
 """
 
 from importlib import import_module
@@ -19,30 +19,6 @@ from django.db import migrations
 _previous = import_module("annotations.migrations.0002_integrity_triggers")
 
 POSTGRES_UP = """
-CREATE OR REPLACE FUNCTION annotations_output_integrity() RETURNS trigger AS $$
-DECLARE bad record;
-BEGIN
-  WITH items AS MATERIALIZED (
-         SELECT d.item_id, i.campaign_id
-           FROM (SELECT DISTINCT item_id FROM new_rows) d
-           LEFT JOIN annotations_item i ON i.id = d.item_id),
-       systems AS MATERIALIZED (
-         SELECT d.system_id, s.campaign_id
-           FROM (SELECT DISTINCT system_id FROM new_rows) d
-           LEFT JOIN annotations_system s ON s.id = d.system_id)
-  SELECT n.item_id, n.system_id INTO bad
-    FROM new_rows n
-    JOIN items i ON i.item_id = n.item_id
-    JOIN systems s ON s.system_id = n.system_id
-   WHERE i.campaign_id IS NULL OR s.campaign_id IS NULL OR i.campaign_id <> s.campaign_id
-   LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'output of item % and system %: missing, or from different campaigns',
-      bad.item_id, bad.system_id USING ERRCODE = 'foreign_key_violation';
-  END IF;
-  RETURN NULL;
-END $$ LANGUAGE plpgsql;
-
 CREATE OR REPLACE FUNCTION annotations_ratingvalue_integrity() RETURNS trigger AS $$
 DECLARE bad record;
 BEGIN
@@ -72,12 +48,11 @@ BEGIN
 END $$ LANGUAGE plpgsql;
 """
 
-# Back to 0002's function bodies (its CREATE TRIGGER statements are not repeated: the
-# triggers themselves never changed).
+# Back to 0002's function body (its CREATE TRIGGER statements are not repeated: the trigger
+# itself never changed).
 _RATINGVALUE_FUNCTION = "CREATE OR REPLACE FUNCTION annotations_ratingvalue_integrity()"
 POSTGRES_DOWN = (
-    _previous.POSTGRES_UP.split("CREATE TRIGGER output_integrity_insert")[0]
-    + _RATINGVALUE_FUNCTION
+    _RATINGVALUE_FUNCTION
     + _previous.POSTGRES_UP.split(_RATINGVALUE_FUNCTION)[1].split("CREATE TRIGGER")[0]
 )
 

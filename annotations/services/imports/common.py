@@ -17,7 +17,7 @@ from ..readers import (
     iter_rows,
 )
 
-BATCH_SIZE = 5000
+BATCH_SIZE = 10_000
 
 
 @dataclass(frozen=True)
