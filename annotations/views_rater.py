@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 from annotations.forms_rater import RatingForm, SkipForm
 from annotations.models import Assignment, Campaign, Rating
 from annotations.selectors import (
+    RaterProgress,
     assignment_get_for_rater,
     assignment_previous_for_rater,
     campaign_get_for_rater,
@@ -38,7 +39,7 @@ UNAVAILABLE = {
 }
 
 
-def _progress(campaign: Campaign, user: Any) -> Any:
+def _progress(campaign: Campaign, user: Any) -> RaterProgress:
     return campaign_progress_get(campaign=campaign, user=user, admin=False).me
 
 
@@ -47,7 +48,7 @@ class MyCampaign:
     """A row of "My campaigns" on the home page."""
 
     campaign: Campaign
-    progress: Any
+    progress: RaterProgress
     started: bool
     open: bool
 
@@ -171,8 +172,12 @@ def rater_skip(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _render_item(request, campaign, assignment,
                             _form(campaign, assignment, request.user), skip_form=form)
-    assignment_skip(assignment=assignment, rater=request.user, reason=form.reason_text())
-    messages.info(request, "Item skipped.")
+    try:
+        assignment_skip(assignment=assignment, rater=request.user, reason=form.reason_text())
+    except ValidationError as error:  # rated meanwhile (another tab): nothing to skip
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.info(request, "Item skipped.")
     return redirect("annotations:rater-item", slug=campaign.slug)
 
 

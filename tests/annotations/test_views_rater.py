@@ -479,6 +479,24 @@ def test_skip_for_another_reason_needs_words_and_changes_nothing_without() -> No
     assert assignment.skip_reason == "other: text in another language"
 
 
+def test_a_rated_item_cannot_be_skipped_afterwards() -> None:
+    campaign = make_campaign()
+    alice = rater_of(campaign)
+    client = _login(alice)
+    client.get(item_url(campaign))
+    assignment = current(campaign, alice)
+    client.post(post_url(campaign, assignment), scores())
+
+    response = client.post(
+        reverse("annotations:rater-skip", args=[campaign.slug, assignment.pk]),
+        {"reason": "cannot judge"})
+
+    assert response.status_code == 302 and response["Location"] == item_url(campaign)
+    assignment.refresh_from_db()
+    assert assignment.status == Assignment.Status.SUBMITTED and assignment.skip_reason == ""
+    assert Rating.objects.filter(assignment=assignment).exists()
+
+
 def test_the_progress_bar_counts_done_assigned_and_total() -> None:
     # given a campaign of 3 items x 2 systems and one rated output
     campaign = make_campaign(systems=("base", "ft"))
