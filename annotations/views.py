@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from annotations.forms import CampaignImportForm, RatingsImportForm
 from annotations.forms_staff import InvitationForm, QcCreateForm
-from annotations.models import Campaign, Invitation
+from annotations.models import Campaign, CampaignMembership, Invitation
 from annotations.selectors import (
     campaign_get_for_admin,
     campaign_list_for_admin,
@@ -46,10 +46,21 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "crowd_link": next((i for i in invitations if i.reusable and i.revoked_at is None),
                            None),
         "invitations": [i for i in invitations if not i.reusable],
+        "participants": _crowd_participants(campaign),
         "invitation_form": InvitationForm(), "qc_form": QcCreateForm(),
         "qc_stats": qc_rater_stats(campaign=campaign),
         "transitions": _transitions(campaign),
     })
+
+
+PARTICIPANTS_SHOWN = 100
+
+
+def _crowd_participants(campaign: Campaign) -> dict[str, object]:
+    """The latest crowd participants with their completion codes, and how many there are."""
+    members = (CampaignMembership.objects.filter(campaign=campaign).exclude(external_id="")
+               .select_related("user").order_by("-created_at"))
+    return {"latest": list(members[:PARTICIPANTS_SHOWN]), "count": members.count()}
 
 
 def _transitions(campaign: Campaign) -> list[tuple[str, str]]:

@@ -446,6 +446,9 @@ def test_the_crowd_link_logs_the_participant_in_with_a_code(campaign: Campaign,
     membership = CampaignMembership.objects.get(external_id="5f8a9b0c1d2e3f4a5b6c7d8e")
     assert len(membership.completion_code) == 16
     assert client.get(reverse("annotations:home")).context["user"] == membership.user
+    page = _login(staff).get(reverse("annotations:campaign-detail", args=[campaign.slug]))
+    assert page.context["participants"]["count"] == 1
+    assert membership.completion_code in page.content.decode()
 
 
 def test_the_crowd_link_needs_a_participant_id(campaign: Campaign, staff: Any) -> None:
