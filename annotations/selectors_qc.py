@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ QC_DEFAULTS: dict[str, float] = {
     "min_qc_items": 3,
 }
 REPEAT = "repeat"
+ID_CHUNK = 2000  # output ids per query (well under SQLite's bound-parameter limit)
 
 FLAG_CONTROLS = "fails control items"
 FLAG_DEGRADED = "scores degraded outputs like the originals"
@@ -123,11 +124,14 @@ def pair_means(first: Mapping[Any, float], second: Mapping[Any, float]
 
 
 def degraded_p_value(differences: Iterable[float]) -> float | None:
-    """One-sided Wilcoxon signed-rank p of original − degraded > 0; None without pairs."""
+    """One-sided Wilcoxon signed-rank p of original − degraded > 0; None below two pairs.
+
+    (One pair is no test, and SciPy refuses a single zero difference.)
+    """
     from scipy.stats import wilcoxon  # SciPy's import is slow; only QC reports need it
 
     d = np.asarray(list(differences), dtype=float)
-    if d.size == 0:
+    if d.size < 2:
         return None
     return float(wilcoxon(d, alternative="greater", zero_method="zsplit").pvalue)
 
@@ -167,16 +171,28 @@ def _rating_counts(campaign: Campaign) -> dict[int, tuple[int, int, float | None
             for rater, n in counts.items()}
 
 
+def _values_of(output_ids: list[int], *fields: str) -> Iterator[tuple[Any, ...]]:
+    """Rating values of single-output ratings of these outputs, as `fields` tuples.
+
+    The outputs are given as ids (a few thousand QC outputs at most), in chunks, so the
+    database looks ratings up by output whatever its statistics say about the tables.
+    """
+    for start in range(0, len(output_ids), ID_CHUNK):
+        chunk = output_ids[start:start + ID_CHUNK]
+        yield from (RatingValue.objects
+                    .filter(rating__output_id__in=chunk, rating__output_b__isnull=True)
+                    .values_list(*fields).iterator(5000))
+
+
 def _control_stats(campaign: Campaign) -> dict[int, tuple[int, int]]:
     """rater id -> (control ratings seen, passed)."""
-    rows = (RatingValue.objects
-            .filter(rating__output__item__campaign=campaign, rating__output_b__isnull=True,
-                    rating__output__control__isnull=False)
-            .values_list("rating__rater_id", "rating_id", "rating__output__control",
-                         "criterion__key", "value"))
+    controls = dict(Output.objects.filter(item__campaign=campaign, control__isnull=False)
+                    .values_list("pk", "control"))
     ratings: dict[int, tuple[int, dict[str, Any], dict[str, float]]] = {}
-    for rater_id, rating_id, control, key, value in rows.iterator(5000):
-        ratings.setdefault(rating_id, (rater_id, control, {}))[2][key] = value
+    for rater_id, rating_id, output_id, key, value in _values_of(
+            list(controls), "rating__rater_id", "rating_id", "rating__output_id",
+            "criterion__key", "value"):
+        ratings.setdefault(rating_id, (rater_id, controls[output_id], {}))[2][key] = value
     stats: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for rater_id, control, values in ratings.values():
         passed = control_passed(values, control)
@@ -194,25 +210,20 @@ class _Pairs:
 
 def _copy_pairs(campaign: Campaign) -> _Pairs:
     """Pair each rating of a QC copy with the same rater's rating of the copy's source."""
-    copies = Output.objects.filter(item__campaign=campaign, qc_source__isnull=False)
-    copy_rows = (RatingValue.objects
-                 .filter(rating__output__in=copies, rating__output_b__isnull=True)
-                 .values_list("rating__rater_id", "rating__output_id",
-                              "rating__output__qc_source_id", "rating__output__qc_method",
-                              "criterion_id", "value"))
-    copied: dict[tuple[int, int], tuple[int, str, dict[int, float]]] = {}
-    for rater_id, output_id, source_id, method, criterion_id, value in copy_rows.iterator(5000):
-        copied.setdefault((rater_id, output_id), (source_id, method, {}))[2][criterion_id] = value
-    source_rows = (RatingValue.objects
-                   .filter(rating__output__in=copies.values("qc_source_id"),
-                           rating__output_b__isnull=True)
-                   .values_list("rating__rater_id", "rating__output_id", "criterion_id",
-                                "value"))
+    copies = {pk: (source, method) for pk, source, method in Output.objects.filter(
+        item__campaign=campaign, qc_source__isnull=False).values_list(
+        "pk", "qc_source_id", "qc_method")}
+    fields = ("rating__rater_id", "rating__output_id", "criterion_id", "value")
+    copied: dict[tuple[int, int], dict[int, float]] = defaultdict(dict)
+    for rater_id, output_id, criterion_id, value in _values_of(sorted(copies), *fields):
+        copied[(rater_id, output_id)][criterion_id] = value
+    sources = sorted({source for source, _ in copies.values()})
     originals: dict[tuple[int, int], dict[int, float]] = defaultdict(dict)
-    for rater_id, output_id, criterion_id, value in source_rows.iterator(5000):
+    for rater_id, output_id, criterion_id, value in _values_of(sources, *fields):
         originals[(rater_id, output_id)][criterion_id] = value
     pairs = _Pairs(defaultdict(list), defaultdict(list))
-    for (rater_id, _), (source_id, method, values) in sorted(copied.items()):
+    for (rater_id, output_id), values in sorted(copied.items()):
+        source_id, method = copies[output_id]
         means = pair_means(originals.get((rater_id, source_id), {}), values)
         if means is None:
             continue

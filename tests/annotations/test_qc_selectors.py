@@ -297,3 +297,22 @@ def test_postgres_median_matches_numpy():
 
     assert row.median_seconds == pytest.approx(np.median(times) / 1000)
     assert row.ratings == 5
+
+
+@pytest.mark.parametrize("pairs", [[((4, 4), (4, 4))], [((5, 4), (1, 1))]])
+def test_a_single_pair_has_no_p_value(pairs):
+    world = World()
+    user = world.rater("once")
+    world.rate_pairs(user, world.degraded[:1], pairs)
+
+    row = by_name(world.campaign)["once"]
+
+    assert (row.degraded_pairs, row.degraded_p_value) == (1, None)
+    assert row.degraded_detected == int(np.mean(pairs[0][0]) > np.mean(pairs[0][1]))
+
+
+def test_outputs_read_in_chunks_give_the_same_figures(world, monkeypatch):
+    whole = qc_rater_stats(campaign=world.campaign)
+    monkeypatch.setattr("annotations.selectors_qc.ID_CHUNK", 2)
+
+    assert qc_rater_stats(campaign=world.campaign) == whole
