@@ -195,8 +195,13 @@ def _write(campaign: Campaign, kind: str, picks: list[_Pick], *, seed: int, by: 
 
 
 def _lock(campaign: Campaign) -> None:
-    """Serialise QC writers of one campaign (their external ids must not collide)."""
-    list(Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("pk"))
+    """Serialise QC writers of one campaign (their external ids must not collide).
+
+    A no-key lock: rows that merely reference the campaign (assignments, ratings' items)
+    can still be inserted meanwhile, so raters are not held up.
+    """
+    list(Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk)
+         .values_list("pk"))
 
 
 def _donors(rows: list[tuple[int, int, int]], rng: random.Random) -> list[tuple[int, str]]:
@@ -215,7 +220,7 @@ def qc_degraded_create(*, campaign: Campaign, count: int,
     (see `annotations.qc_text`) are passed over for it. When fewer than `count` copies can be
     made, QcError says how many could, and nothing is written.
     """
-    methods = tuple(dict.fromkeys(methods))
+    methods = (methods,) if isinstance(methods, str) else tuple(dict.fromkeys(methods))
     unknown = [m for m in methods if m not in qc_text.METHODS]
     if not methods or unknown:
         raise QcError(f"unknown degradation method {', '.join(unknown) or '(none)'}; "
