@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotations.models import Campaign, CampaignMembership, Invitation
@@ -129,8 +129,30 @@ def invitation_accept_new_rater(*, token: str, username: str, password: str,
     user = user_model(username=username, email=email)
     user.set_password(password)
     user.full_clean()
-    user.save()
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent sign-up may take the name
+            user.save()
+    except IntegrityError:
+        raise InvitationInvalid(f"the username {username!r} is taken") from None
     return user, invitation_accept(token=token, user=user)
+
+
+def _crowd_user_create(base: str) -> Any:
+    """A new user without a password, named base (or base-2, base-3, ... when taken)."""
+    user_model = get_user_model()
+    for n in range(1, 1000):
+        username = base if n == 1 else f"{base}-{n}"
+        if user_model.objects.filter(username__iexact=username).exists():
+            continue
+        user = user_model(username=username)
+        user.set_unusable_password()
+        try:
+            with transaction.atomic():  # a savepoint: another campaign's join may race us
+                user.save()
+        except IntegrityError:
+            continue
+        return user
+    raise InvitationInvalid("could not find a free username for this participant")
 
 
 def participant_id_from(params: Any) -> str:
@@ -157,16 +179,7 @@ def crowd_join(*, token: str, participant_id: str) -> tuple[Any, CampaignMembers
             membership.completion_code = secrets.token_hex(8).upper()
             membership.save(update_fields=["completion_code"])
         return membership.user, membership
-    user_model = get_user_model()
-    base = f"crowd-{participant_id}"[:140]
-    username, n = base, 1
-    while user_model.objects.filter(username=username).exists():
-        n += 1
-        username = f"{base}-{n}"
-    user = user_model(username=username)
-    user.set_unusable_password()
-    user.full_clean()
-    user.save()
+    user = _crowd_user_create(f"crowd-{participant_id}")
     membership = CampaignMembership(
         campaign=campaign, user=user, role=CampaignMembership.Role.RATER,
         external_id=participant_id, completion_code=secrets.token_hex(8).upper())

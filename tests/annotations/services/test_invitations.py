@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection, connections
 
 from annotations.models import Campaign, CampaignMembership, Invitation
 from annotations.services.invitations import (
@@ -214,3 +216,68 @@ def test_a_personal_token_is_not_a_crowd_link(campaign: Campaign, admin: Any) ->
 def test_the_participant_id_comes_from_the_platforms_parameter(params: dict[str, str],
                                                                expected: str) -> None:
     assert participant_id_from(params) == expected
+
+
+# --- concurrency (PostgreSQL, real threads) --------------------------------------------------
+
+THREADS = 8
+
+
+def _in_threads(target: Any, args: list[tuple[Any, ...]]) -> tuple[list[Any], list[BaseException]]:
+    """Run target(*a) for each a in its own thread and connection, all released together."""
+    barrier = threading.Barrier(len(args))
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run(*a: Any) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results.append(target(*a))
+        except BaseException as error:  # noqa: BLE001 - collected for the main thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=a) for a in args]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results, errors
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_participant_opening_the_link_many_times_at_once_gets_one_rater() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    first, second = (CampaignFactory(status=Campaign.Status.ACTIVE) for _ in range(2))
+    links = [crowd_link_get_or_create(campaign=c, by=None).token for c in (first, second)]
+
+    results, errors = _in_threads(
+        lambda token: crowd_join(token=token, participant_id="P-1"),
+        [(links[i % 2],) for i in range(THREADS)])
+
+    assert errors == []
+    assert len(results) == THREADS
+    members = CampaignMembership.objects.filter(external_id="P-1")
+    assert sorted(members.values_list("campaign_id", flat=True)) == sorted([first.pk, second.pk])
+    assert get_user_model().objects.filter(username__startswith="crowd-P-1").count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_invitation_accepted_by_many_at_once_admits_exactly_one() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    campaign = CampaignFactory(status=Campaign.Status.ACTIVE)
+    token = invitation_create(campaign=campaign, by=None).token
+    users = [UserFactory() for _ in range(THREADS)]
+
+    results, errors = _in_threads(lambda user: invitation_accept(token=token, user=user),
+                                  [(u,) for u in users])
+
+    assert len(results) == 1
+    assert len(errors) == THREADS - 1
+    assert all(isinstance(e, InvitationInvalid) for e in errors)
+    assert CampaignMembership.objects.filter(campaign=campaign).count() == 1
