@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-WIN_RATE_METHOD = "percentile bootstrap over judgments (scipy.stats.bootstrap), ties count half"
+WIN_RATE_METHOD = ("ties count half; 95% CI: percentile bootstrap over judgments "
+                   "(scipy.stats.bootstrap)")
 PAIR_TEST = "two-sided exact sign test (scipy.stats.binomtest), ties dropped"
 
 

@@ -130,3 +130,18 @@ def test_errors_and_refusals_are_shown_as_text(staff_page) -> None:
     assert error.inner_text() == "metrics: the campaign lists no metrics; name some"
     assert page.title() != "owned"
     assert MetricRun.objects.count() == 1
+
+
+def test_pairwise_report_section_reads_well(staff_page) -> None:
+    from tests.metrics.services.test_report_pairwise import add_noise, pairwise_campaign
+
+    campaign, _ = pairwise_campaign(items=6)
+    add_noise(campaign)
+    page = staff_page
+    page.goto(f"/test-report-extra/{campaign.slug}/")
+    section = page.locator("[data-report-pairwise]")
+    assert section.get_by_role("heading", name="Pairwise preferences").is_visible()
+    assert page.locator("[data-excluded-raters]").inner_text().startswith(
+        "Left out of every number below: spammer")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    screenshot(page, "report-pairwise")
