@@ -17,6 +17,9 @@
       if (row.classList.contains("removed") || row.classList.contains("spare")) return;
       n += 1;
       row.querySelector("legend .num").textContent = String(n);
+      var key = row.querySelector('input[name$="-key"]');
+      row.querySelector("[data-remove]").setAttribute(
+        "aria-label", "Remove criterion " + n + (key && key.value ? " (" + key.value + ")" : ""));
     });
   }
 
