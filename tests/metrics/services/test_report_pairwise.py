@@ -222,3 +222,19 @@ def test_choice_agreement_is_krippendorff_nominal_on_choices_turned_to_one_side(
     agreement = report["pairwise"]["agreement"]
     assert agreement["krippendorff_alpha"] == pytest.approx(expected, abs=1e-9)
     assert agreement["level"] == "nominal" and agreement["units"] == len(units)
+
+
+def test_pairwise_report_query_count_does_not_grow_with_the_judgments():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    small, _ = pairwise_campaign(items=1)
+    small_queries = CaptureQueriesContext(connection)
+    with small_queries:
+        report_build(campaign=small, n_resamples=20)
+    Campaign.objects.filter(pk=small.pk).update(slug="small")
+    large, judgments = pairwise_campaign(items=12, seed=8)
+    with CaptureQueriesContext(connection) as large_queries:
+        report_build(campaign=large, n_resamples=20)
+    assert len(judgments) == 12 * 3 * len(RATERS)
+    assert len(large_queries) == len(small_queries)
