@@ -6,6 +6,7 @@
   "use strict";
 
   var POLL_MS = 1000;
+  var RETRY_MS = 5000;
 
   function cookie(name) {
     var found = document.cookie.split(";").map(function (part) { return part.trim(); })
@@ -121,8 +122,15 @@
   RunPanel.prototype.poll = function () {
     var self = this;
     var url = this.run ? this.runsUrl() : this.panel.getAttribute("data-latest-url");
-    this.request("GET", url).then(function (run) { self.show(run); },
-                                  function (error) { self.fail(error); });
+    this.request("GET", url).then(function (run) { self.show(run); }, function (error) {
+      // A lost connection or a restarting server must not freeze the bar: say so, keep
+      // the run's state and try again more slowly.
+      self.fail(error);
+      if (self.run && self.run.active) {
+        self.start.disabled = true;
+        self.timer = window.setTimeout(function () { self.poll(); }, RETRY_MS);
+      }
+    });
   };
 
   RunPanel.prototype.startRun = function () {

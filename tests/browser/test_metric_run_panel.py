@@ -145,3 +145,27 @@ def test_pairwise_report_section_reads_well(staff_page) -> None:
         "Left out of every number below: spammer")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     screenshot(page, "report-pairwise")
+
+
+def test_polling_survives_a_lost_connection(staff_page) -> None:
+    # given a running run, and a network that drops the progress requests
+    campaign = campaign_with_outputs(items=1)
+    run = make_run(campaign, status=MetricRun.Status.RUNNING, chunks_done=1,
+                   started_at=timezone.now())
+    page = staff_page
+    page.route("**/api/campaigns/*/runs/*/", lambda route: route.abort())
+    page.goto(f"/test-run-panel/{campaign.slug}/")
+
+    # then the failure is shown, the run cannot be started twice meanwhile
+    page.wait_for_selector("[data-run-error]:not([hidden])")
+    assert page.get_by_role("button", name="Run metrics").is_disabled()
+
+    # when the network is back and the run has finished
+    page.unroute("**/api/campaigns/*/runs/*/")
+    MetricRun.objects.filter(pk=run.pk).update(
+        chunks_done=40, status=MetricRun.Status.SUCCEEDED, finished_at=timezone.now())
+
+    # then polling resumes, the error goes away and the bar is full
+    page.wait_for_selector("[data-metric-run][data-status='succeeded']")
+    assert page.locator("[data-run-error]").is_hidden()
+    assert page.locator("[data-run-bar]").evaluate("b => [b.value, b.max]") == [40, 40]
