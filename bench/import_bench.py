@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,6 +211,8 @@ class Run:
     exit_code: int
     log: str
     startup_s: float = 0.0
+    cpu_s: float = 0.0  # the command process's user + system CPU
+    server_cpu_s: float | None = None  # its PostgreSQL backend's CPU, when /proc shows it
 
     @property
     def process_rate(self) -> float:
@@ -241,21 +244,66 @@ def clean_up(args: argparse.Namespace, created_db: bool, url: str, workdir: Path
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+class BackendCpu(threading.Thread):
+    """Follows the CPU time of the PostgreSQL backends serving one application_name.
+
+    CPU seconds are what a run costs the database server whatever else the machine is doing;
+    wall time on a shared machine is not. It reads /proc/<pid>/stat of each backend every
+    50 ms until stopped (PostgreSQL on this host, readable /proc), else reports None.
+    """
+
+    def __init__(self, admin_url: str, app_name: str) -> None:
+        super().__init__(daemon=True)
+        self.admin_url, self.app_name = admin_url, app_name
+        self.latest: dict[int, float] = {}
+        self.readable = True
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        tick = os.sysconf("SC_CLK_TCK")
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            while not self.done.wait(0.05):
+                pids = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                                    [self.app_name]).fetchall()
+                for (pid,) in pids:
+                    try:
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    except OSError:
+                        self.readable = False
+                        continue
+                    self.latest[pid] = (int(fields[11]) + int(fields[12])) / tick
+
+    def stop(self) -> float | None:
+        self.done.set()
+        self.join()
+        return sum(self.latest.values()) if self.readable and self.latest else None
+
+
 def run_manage(label: str, rows: int, args: list[str], env: dict[str, str], log: Path,
-               startup_s: float = 0.0) -> Run:
-    """Run `manage.py ARGS` in its own process; wall time and that process's peak RSS."""
+               startup_s: float = 0.0, admin_url: str | None = None) -> Run:
+    """Run `manage.py ARGS` in its own process: wall time, peak RSS and CPU of the process,
+    and (with admin_url) CPU of its database backend, up to the last 50 ms sample."""
     python = str(VENV_PYTHON if VENV_PYTHON.exists() else Path(sys.executable))
+    app_name = f"import-bench-{os.getpid()}-{label.replace(' ', '-')}"
+    backend = BackendCpu(admin_url, app_name) if admin_url else None
+    if backend:
+        backend.start()
     with log.open("wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen([python, "manage.py", *args], cwd=REPO, env=env,
+        proc = subprocess.Popen([python, "manage.py", *args], cwd=REPO,
+                                env=dict(env, PGAPPNAME=app_name),
                                 stdout=out, stderr=subprocess.STDOUT)
         # wait4 reports this child's own rusage (ru_maxrss = its VmHWM, in KiB on Linux),
         # unlike RUSAGE_CHILDREN, which is the maximum over every child reaped so far.
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+    server_cpu = backend.stop() if backend else None
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Run(label, rows, wall, usage.ru_maxrss / 1024, proc.returncode,
-               log.read_text(encoding="utf-8", errors="replace").strip(), startup_s)
+               log.read_text(encoding="utf-8", errors="replace").strip(), startup_s,
+               usage.ru_utime + usage.ru_stime, server_cpu)
 
 
 def report(run: Run) -> bool:
@@ -267,6 +315,9 @@ def report(run: Run) -> bool:
           f"{run.wall_s - run.startup_s:.2f} s after the fixed {run.startup_s:.2f} s)")
     print(f"  rows/s         {run.rate:>10,.0f}     (whole process {run.process_rate:,.0f})")
     print(f"  peak RSS       {run.peak_rss_mb:>10.1f} MB")
+    server = "n/a" if run.server_cpu_s is None else f"{run.server_cpu_s:.2f} s"
+    print(f"  CPU            {run.cpu_s:>10.2f} s   (command process; its database backend "
+          f"{server})")
     ok_rate = run.rate >= TARGET_ROWS_PER_S
     ok_rss = run.peak_rss_mb < TARGET_PEAK_RSS_MB
     print(f"  target rows/s >= {TARGET_ROWS_PER_S:,} (import alone): "
@@ -421,18 +472,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nfixed cost of a command process (best of 3): {startup.wall_s:.2f} s, "
               f"peak RSS {startup.peak_rss_mb:.1f} MB\n")
 
+        admin = args.database_url
         runs = [run_manage("import_campaign", n_outputs,
                            ["import_campaign", str(spec), str(outputs)], env,
-                           workdir / "import_campaign.log", startup.wall_s)]
+                           workdir / "import_campaign.log", startup.wall_s, admin)]
         if runs[0].exit_code == 0:
             runs.append(run_manage("import_ratings", rfile.rows,
                                    ["import_ratings", "bench", str(judgments)], env,
-                                   workdir / "import_ratings.log", startup.wall_s))
+                                   workdir / "import_ratings.log", startup.wall_s, admin))
         scale_run = None
         if args.scale and runs[0].exit_code == 0:
             scale_run = run_manage("import_campaign (2x)", 2 * n_outputs,
                                    ["import_campaign", str(spec2), str(outputs2)], env,
-                                   workdir / "import_campaign_scale.log", startup.wall_s)
+                                   workdir / "import_campaign_scale.log", startup.wall_s, admin)
 
         all_ok = True
         for run in [*runs, *([scale_run] if scale_run else [])]:
