@@ -621,6 +621,16 @@ def test_home_lists_my_campaigns_with_progress_and_continue(rf: Any) -> None:
     assert "<strong>1</strong> done · 0 assigned · 3 total" in page
 
 
+def test_home_links_a_new_raters_campaign_to_its_instructions() -> None:
+    campaign = make_campaign()
+    alice = rater_of(campaign)
+
+    page = _login(alice).get(reverse("annotations:home")).content.decode()
+
+    assert "My campaigns" in page
+    assert f'href="{reverse("annotations:rater-campaign", args=[campaign.slug])}"' in page
+
+
 # --- pairwise ---------------------------------------------------------------------------------
 
 
