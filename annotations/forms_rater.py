@@ -17,8 +17,8 @@ from typing import Any
 from django import forms
 
 from annotations.models import Campaign, Criterion, Rating
+from annotations.services.ratings import SATISFACTION
 
-SATISFACTION = "satisfaction"
 MAX_POINTS = 11
 # Time on task beyond this is a tab left open, not work; the server clamps to [0, this].
 MAX_TIME_SPENT_MS = 2 * 60 * 60 * 1000
