@@ -2,8 +2,10 @@
 
 The rating form is built from the campaign's rubric. Each criterion becomes a group of scale
 points from min to max in steps of 1 when both ends are whole numbers and there are at most
-MAX_POINTS of them; any other scale (non-integer ends such as 0–1, or a long one such as
-0–100) becomes a number input that accepts any value inside the scale. Pairwise campaigns
+MAX_POINTS of them (so 0–1 is two points, 0–10 eleven); any other scale (non-integer ends
+such as -0.5–0.5, or a long one such as 0–100) becomes a number input that accepts any
+value inside the scale. Digits pick a point: its value on scales within 0–9, else its
+position (1…9, then 0 for the tenth). Pairwise campaigns
 ask for the overall choice (A, B or tie) and an optional A/B/tie preference per criterion.
 """
 
