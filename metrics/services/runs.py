@@ -279,7 +279,7 @@ def metric_run_chunk_execute(*, run_id: int, chunk_index: int) -> int:
     with transaction.atomic():
         metric_values_upsert(values=values, level="segment")
         counted = MetricRunChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(
-            done_at=now, digests=_system_digests(data, digests)
+            done_at=timezone.now(), digests=_system_digests(data, digests)
         )
         if counted:
             MetricRun.objects.filter(pk=run_id).update(
