@@ -218,14 +218,6 @@ def _coverage_write(campaign: Campaign, item_id: int, qc: int, units: int, taken
 
 # --- finding work ---------------------------------------------------------------------------
 
-# Items of the rater's past work (assignments, imported or earlier ratings) are never offered.
-_UNSEEN = """
-   AND NOT EXISTS (SELECT 1 FROM {output} so JOIN {assignment} sa ON sa.output_id = so.id
-                    WHERE so.item_id = c.item_id AND sa.rater_id = %(rater)s)
-   AND NOT EXISTS (SELECT 1 FROM {output} so JOIN {rating} sr ON sr.output_id = so.id
-                    WHERE so.item_id = c.item_id AND sr.rater_id = %(rater)s)
-"""
-
 # A QC copy: every output's source was rated by the rater, and none is from their last item.
 _COPY_OK = """
    AND NOT EXISTS (SELECT 1 FROM {output} co WHERE co.item_id = c.item_id AND (
@@ -239,7 +231,7 @@ _COPY_OK = """
 
 _FRESH = """
 SELECT c.item_id, c.fill FROM {coverage} c
- WHERE c.campaign_id = %(campaign)s AND c.qc = %(qc)s AND c.fill < %(overlap)s {unseen}
+ WHERE c.campaign_id = %(campaign)s AND c.qc = %(qc)s AND c.fill < %(overlap)s
  ORDER BY c.fill, c.item_id
  LIMIT %(limit)s OFFSET %(offset)s
 """
@@ -250,7 +242,7 @@ SELECT c.item_id, c.fill FROM {coverage} c
  WHERE c.item_id IN (SELECT co.item_id FROM {rating} r
                        JOIN {output} co ON co.qc_source_id = r.output_id
                       WHERE r.rater_id = %(rater)s)
-   AND c.campaign_id = %(campaign)s AND c.qc = %(qc)s AND c.fill < %(overlap)s {unseen}
+   AND c.campaign_id = %(campaign)s AND c.qc = %(qc)s AND c.fill < %(overlap)s {copy_ok}
  ORDER BY c.fill, c.item_id
  LIMIT %(limit)s OFFSET %(offset)s
 """
@@ -265,31 +257,50 @@ SELECT c.item_id, (c.taken - l.n) * 1.0 / c.units FROM (
       JOIN {output} lo ON lo.id = la.output_id
      GROUP BY lo.item_id) l
   JOIN {coverage} c ON c.item_id = l.item_id
- WHERE c.qc = %(qc)s AND c.units > 0 {unseen}
+ WHERE c.qc = %(qc)s AND c.units > 0
+"""
+
+# Which of a page of candidate items the rater already had (assigned, or rated, e.g. by an
+# import). A separate, page-bounded query: whichever plan the database picks, it costs a few
+# probes per candidate or one pass over the rater's own history, never candidates x history.
+_SEEN = """
+SELECT DISTINCT so.item_id FROM {output} so
+ WHERE so.item_id IN ({ids})
+   AND (EXISTS (SELECT 1 FROM {assignment} sa WHERE sa.output_id = so.id
+                   AND sa.rater_id = %s)
+        OR EXISTS (SELECT 1 FROM {rating} sr WHERE sr.output_id = so.id AND sr.rater_id = %s))
 """
 
 
 def _candidate_items(campaign: Campaign, rater: Any, now: datetime, *, qc: int = QC_NONE,
-                     last_item: int | None = None, offset: int = 0) -> list[int]:
-    """Items of one QC class with a free unit, never seen by the rater, least filled first."""
+                     last_item: int | None = None, offset: int = 0) -> tuple[list[int], bool]:
+    """One page of items of a QC class with free units, least filled first, minus the ones
+    the rater ever had; and whether the page was full (more may follow)."""
     tables = _tables() | {"rating": Rating._meta.db_table}
-    unseen = _UNSEEN.format(**tables)
-    if qc in (QC_DEGRADED, QC_REPEAT):
-        unseen += _COPY_OK.format(**tables)
     params = {"campaign": campaign.pk, "rater": rater.pk, "qc": qc,
               "overlap": campaign.overlap, "limit": CANDIDATES, "offset": offset,
               "now": connection.ops.adapt_datetimefield_value(now), "lapsed": LAPSED,
               "last_item": last_item or 0}
-    fresh = _COPIES if qc in (QC_DEGRADED, QC_REPEAT) else _FRESH
+    copies = qc in (QC_DEGRADED, QC_REPEAT)
+    fresh = _COPIES.format(copy_ok=_COPY_OK.format(**tables), **tables) if copies else \
+        _FRESH.format(**tables)
     found: dict[int, float] = {}
     with connection.cursor() as cursor:
-        cursor.execute(fresh.format(unseen=unseen, **tables), params)
-        found.update(cursor.fetchall())
+        cursor.execute(fresh, params)
+        rows = cursor.fetchall()
+        found.update(rows)
         if offset == 0:  # lapsed leases are few; they join the first page
-            cursor.execute(_LAPSED.format(unseen=unseen, **tables), params)
+            cursor.execute(_LAPSED.format(**tables), params)
             for item_id, fill in cursor.fetchall():
                 found[item_id] = min(fill, found.get(item_id, fill))
-    return sorted(found, key=lambda item_id: (found[item_id], item_id))
+        if found:
+            ids = list(found)
+            cursor.execute(_SEEN.format(ids=", ".join(["%s"] * len(ids)), **tables),
+                           [*ids, rater.pk, rater.pk])
+            for (item_id,) in cursor.fetchall():
+                found.pop(item_id, None)
+    ordered = sorted(found, key=lambda item_id: (found[item_id], item_id))
+    return ordered, len(rows) == CANDIDATES
 
 
 @dataclass(frozen=True)
@@ -300,20 +311,20 @@ class _ItemState:
     taken: int  # ASSIGNED + SUBMITTED rows, lapsed or not
     had: set[Unit]  # units the rater ever had
     lapsed: set[Unit]  # units with an assigned row whose lease ran out
+    outputs: dict[int, Output]  # the item's outputs, with the item
 
 
 def _item_state(campaign: Campaign, item_id: int, rater: Any, now: datetime) -> _ItemState:
     """Units, live counts and the rater's history of a locked item (two queries)."""
-    outputs = list(Output.objects.filter(item_id=item_id).order_by("pk")
-                   .values_list("pk", "control", "item__qc_kind"))
-    output_ids = [pk for pk, _, _ in outputs]
+    outputs = list(Output.objects.select_related("item").filter(item_id=item_id).order_by("pk"))
+    output_ids = [output.pk for output in outputs]
     if campaign.kind == Campaign.Kind.PAIRWISE:
         units: list[Unit] = [(a, b) for a, b in combinations(output_ids, 2)]
     else:
         units = [(pk, None) for pk in output_ids]
-    qc_kind = outputs[0][2] if outputs else QcKind.NONE
+    qc_kind = outputs[0].item.qc_kind if outputs else QcKind.NONE
     qc = {QcKind.DEGRADED: QC_DEGRADED, QcKind.REPEAT: QC_REPEAT}.get(qc_kind, QC_NONE)
-    if qc == QC_NONE and outputs and all(control is not None for _, control, _ in outputs):
+    if qc == QC_NONE and outputs and all(output.control is not None for output in outputs):
         qc = QC_CONTROL
     held: dict[Unit, int] = {}
     had: set[Unit] = set()
@@ -332,7 +343,7 @@ def _item_state(campaign: Campaign, item_id: int, rater: Any, now: datetime) -> 
             held[key] = held.get(key, 0) + 1
         elif status == Assignment.Status.ASSIGNED:
             lapsed.add(key)
-    return _ItemState(qc, units, held, taken, had, lapsed)
+    return _ItemState(qc, units, held, taken, had, lapsed, {o.pk: o for o in outputs})
 
 
 def _free_units(campaign: Campaign, state: _ItemState) -> list[Unit]:
@@ -353,21 +364,29 @@ def _unit_q(units: list[Unit]) -> Q:
 
 def _claim_block(campaign: Campaign, rater: Any, item_id: int, state: _ItemState,
                  units: list[Unit], now: datetime, lease: timedelta, seed: int,
-                 start: int) -> None:
-    """Create the rater's assignments for one item's free units, in seeded order."""
+                 start: int) -> Assignment:
+    """Create the rater's assignments for one item's free units, in seeded order.
+
+    Returns the first of the block (the rater's current assignment), outputs attached.
+    """
     pairwise = campaign.kind == Campaign.Kind.PAIRWISE
     # Lapsed leases on the units taken here lose their slot for good.
     reclaimed = [u for u in units if u in state.lapsed]
     expired = Assignment.objects.filter(
         _unit_q(reclaimed), output__item_id=item_id, status=Assignment.Status.ASSIGNED,
         lease_expires_at__lte=now).update(status=Assignment.Status.EXPIRED) if reclaimed else 0
-    Assignment.objects.bulk_create([
+    created = Assignment.objects.bulk_create([
         Assignment(campaign=campaign, rater=rater, output_id=a, output_b_id=b, seed=seed,
                    position=start + i, lease_expires_at=now + lease)
         for i, (a, b) in enumerate(block_order(units, seed, pairwise=pairwise))
     ])
     _coverage_write(campaign, item_id, state.qc, len(state.units),
                     state.taken - expired + len(units))
+    first = created[0]
+    first.output = state.outputs[first.output_id]
+    if first.output_b_id is not None:
+        first.output_b = state.outputs[first.output_b_id]
+    return first
 
 
 def _current(campaign: Campaign, rater: Any, now: datetime) -> Assignment | None:
@@ -417,9 +436,10 @@ def _quota_left(campaign: Campaign, rater: Any, now: datetime) -> int | None:
 def _search(campaign: Campaign, rater: Any, now: datetime, *, qc: int, last_item: int | None,
             quota_left: int | None) -> tuple[int, _ItemState, list[Unit]] | None:
     """Lock the first candidate item with free units for the rater (None: nothing found)."""
-    offset = 0
-    while candidates := _candidate_items(campaign, rater, now, qc=qc, last_item=last_item,
-                                         offset=offset):
+    offset, more = 0, True
+    while more:
+        candidates, more = _candidate_items(campaign, rater, now, qc=qc, last_item=last_item,
+                                            offset=offset)
         for item_id in candidates:
             # Another rater claiming this item right now: move on rather than wait.
             if not _lock_item(item_id, skip_locked=True):
@@ -433,7 +453,7 @@ def _search(campaign: Campaign, rater: Any, now: datetime, *, qc: int, last_item
             if quota_left is not None and qc == QC_NONE:
                 units = units[:quota_left]  # QC blocks do not count against the quota
             return item_id, state, units
-        # Every candidate was locked or just filled up: look further down the list.
+        # Every candidate was seen, locked or just filled up: look further down the list.
         offset += CANDIDATES
     return None
 
@@ -487,8 +507,7 @@ def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int) -> Any:
         if found is None:
             return _EMPTY
         item_id, state, units = found
-        _claim_block(campaign, rater, item_id, state, units, now, lease, seed, start)
-        return _current(campaign, rater, now)
+        return _claim_block(campaign, rater, item_id, state, units, now, lease, seed, start)
 
 
 def assignment_settle_submission(*, assignment: Assignment, now: datetime) -> Assignment:

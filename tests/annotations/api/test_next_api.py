@@ -36,8 +36,8 @@ def test_next_returns_one_output_with_input_references_and_criteria(
     assignments.assignment_coverage_rebuild(campaign=campaign)  # as after the first claim
 
     # campaign, new-item check, savepoint, membership lock, resume, last position, fresh and
-    # lapsed candidates, item lock, outputs, assignments, insert, coverage, current, release,
-    # criteria
+    # lapsed candidates, the rater's seen ones among them, item lock, outputs, assignments,
+    # insert, coverage, release, criteria
     with django_assert_max_num_queries(16):
         response = client_for(rater).get(url(campaign))
 
