@@ -4,8 +4,8 @@ The rating form is built from the campaign's rubric. Each criterion becomes a gr
 points from min to max in steps of 1 when both ends are whole numbers and there are at most
 MAX_POINTS of them (so 0–1 is two points, 0–10 eleven); any other scale (non-integer ends
 such as -0.5–0.5, or a long one such as 0–100) becomes a number input that accepts any
-value inside the scale. Digits pick a point: its value on scales within 0–9, else its
-position (1…9, then 0 for the tenth). Pairwise campaigns
+value inside the scale. Digits pick a point: its value (10 is 0 on 1–10), or on scales
+below zero its position (1…9, then 0 for the tenth). Pairwise campaigns
 ask for the overall choice (A, B or tie) and an optional A/B/tie preference per criterion.
 """
 
@@ -60,9 +60,13 @@ def _scale_label(criterion: Criterion, value: float) -> str:
 
 
 def _hotkeys(points: list[float]) -> list[str]:
-    """Digit per point: the value itself on 0–9 scales, else the position (1…9, then 0)."""
-    if all(0 <= p <= 9 for p in points):
-        return [point_text(p) for p in points]
+    """The digit per point: its value on 0–9 (10 takes 0 when 0 is no point), else none;
+    on scales below zero, its position (1…9, then 0 for the tenth)."""
+    if points[0] >= 0:
+        keys = [point_text(p) if p <= 9 else "" for p in points]
+        if 10.0 in points and 0.0 not in points:
+            keys[points.index(10.0)] = "0"
+        return keys
     return [str((i + 1) % 10) if i < 10 else "" for i in range(len(points))]
 
 

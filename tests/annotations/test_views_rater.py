@@ -375,6 +375,25 @@ def test_a_zero_to_one_scale_is_two_points() -> None:
     assert 'name="score_fact" id="id_score_fact_2"' not in page
 
 
+@pytest.mark.parametrize(("low", "high", "keys"), [
+    (1, 5, ["1", "2", "3", "4", "5"]),
+    (0, 10, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", ""]),
+    (1, 10, ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0"]),
+    (-2, 2, ["1", "2", "3", "4", "5"]),
+])
+def test_digit_keys_follow_the_scale_values(low: int, high: int, keys: list[str]) -> None:
+    campaign = make_campaign(satisfaction=False)
+    CriterionFactory(campaign=campaign, key="overall", label="Overall", scale_min=low,
+                     scale_max=high, position=3)
+    alice = rater_of(campaign)
+
+    page = _login(alice).get(item_url(campaign)).content.decode()
+
+    for i, (value, key) in enumerate(zip(range(low, high + 1), keys, strict=True)):
+        assert (f'name="score_overall" id="id_score_overall_{i}" value="{value}" '
+                f'data-keys="{key}"') in page
+
+
 def test_an_optional_criterion_may_be_left_empty() -> None:
     campaign = make_campaign()
     Criterion.objects.filter(campaign=campaign, key="accuracy").update(required=False)
