@@ -172,13 +172,6 @@ def _coverage_sync(campaign: Campaign, *, full: bool) -> None:
     where = "" if full else (
         f"AND i.id > COALESCE((SELECT MAX(item_id) FROM {COVERAGE} "
         f"WHERE campaign_id = %(campaign)s), 0)")
-    with connection.cursor() as cursor:
-        if not full:
-            cursor.execute(
-                f"SELECT 1 FROM {tables['item']} i WHERE i.campaign_id = %(campaign)s "
-                f"{where} LIMIT 1", params)
-            if cursor.fetchone() is None:
-                return
     stats = _ITEM_STATS.format(where=where, **tables)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -197,6 +190,16 @@ def _coverage_sync(campaign: Campaign, *, full: bool) -> None:
         if connection.vendor != "postgresql" or connection.in_atomic_block:
             raise
         # Lock timeout: someone held a row for longer; the guide stays as it was.
+
+
+def _has_new_items(campaign: Campaign) -> bool:
+    """Whether the campaign has items newer than the newest one the guide knows (new ids)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {Item._meta.db_table} i WHERE i.campaign_id = %(campaign)s "
+            f"AND i.id > COALESCE((SELECT MAX(item_id) FROM {COVERAGE} "
+            f"WHERE campaign_id = %(campaign)s), 0) LIMIT 1", {"campaign": campaign.pk})
+        return cursor.fetchone() is not None
 
 
 def assignment_coverage_rebuild(*, campaign: Campaign) -> None:
@@ -459,6 +462,7 @@ def _search(campaign: Campaign, rater: Any, now: datetime, *, qc: int, last_item
 
 
 _EMPTY = object()  # a search found no work: recount the guide once, then say so
+_NEW_ITEMS = object()  # the guide is missing new items: sync it outside the claim first
 
 
 def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | None = None,
@@ -469,17 +473,22 @@ def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | Non
     now = now or timezone.now()
     rng = rng or random.SystemRandom()
     seed = rng.getrandbits(62)
-    _coverage_sync(campaign, full=False)
     claimed = _claim(campaign, rater, now, seed)
+    if claimed is _NEW_ITEMS:
+        # Items the guide does not know yet (an import, QC copies): add them, then claim.
+        _coverage_sync(campaign, full=False)
+        claimed = _claim(campaign, rater, now, seed, check_new=False)
     if claimed is _EMPTY:
         # Out of work per the guide: recount it once before answering "nothing left".
         _coverage_sync(campaign, full=True)
-        claimed = _claim(campaign, rater, now, seed)
+        claimed = _claim(campaign, rater, now, seed, check_new=False)
     return None if claimed is _EMPTY else claimed  # type: ignore[return-value]
 
 
-def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int) -> Any:
-    """Resume, or claim a block drawn by seed; None at the quota, _EMPTY if nothing found."""
+def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int, *,
+           check_new: bool = True) -> Any:
+    """Resume, or claim a block drawn by seed; None at the quota, _EMPTY if nothing found,
+    _NEW_ITEMS (with check_new) when the guide must first learn about new items."""
     lease = timedelta(minutes=lease_minutes(campaign))
     with transaction.atomic():
         # One claim at a time per rater (a double click must not hand out two blocks).
@@ -494,6 +503,8 @@ def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int) -> Any:
         quota_left = _quota_left(campaign, rater, now)
         if quota_left == 0:  # QC items come within the work, never after the quota
             return None
+        if check_new and _has_new_items(campaign):
+            return _NEW_ITEMS
         qc = qc_draw(seed, campaign.options)
         last = (Assignment.objects.filter(campaign=campaign, rater=rater)
                 .order_by("-position").values_list("position", "output__item_id").first())
