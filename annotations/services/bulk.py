@@ -81,17 +81,22 @@ def output_ids_by_external_id(*, campaign: Any, external_ids: set[str]
     """(item external id, system id, output id) for the campaign's items with these ids.
 
     An item without outputs comes back once with None ids. On PostgreSQL one array parameter
-    replaces thousands of IN-list parameters.
+    replaces thousands of IN-list parameters, joined as a table: written as `= ANY(array)`
+    the planner estimated many items and read every output of the table per batch (0.6 s of
+    server CPU over 300k judgments, against 0.1 s for this form, which probes the outputs by
+    item).
     """
     from annotations.models import Item, Output
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT i.external_id, o.system_id, o.id FROM annotations_item i "
-                "LEFT JOIN annotations_output o ON o.item_id = i.id "
-                "WHERE i.campaign_id = %s AND i.external_id = ANY(%s)",
-                [campaign.pk, list(external_ids)],
+                "SELECT i.external_id, o.system_id, o.id "
+                "FROM unnest(%s::text[]) AS wanted(external_id) "
+                "JOIN annotations_item i "
+                "ON i.campaign_id = %s AND i.external_id = wanted.external_id "
+                "LEFT JOIN annotations_output o ON o.item_id = i.id",
+                [list(external_ids), campaign.pk],
             )
             return cursor.fetchall()
     items = dict(Item.objects.filter(campaign=campaign, external_id__in=external_ids)
