@@ -162,10 +162,10 @@ def _coverage_sync(campaign: Campaign, *, full: bool) -> None:
     """Add rows for items the engine has not seen yet; full=True recounts every item.
 
     Runs in its own short transaction, outside any claim, one per campaign at a time (a
-    no-key lock on the campaign row, which nothing else takes). Claims write rows only under
-    their item lock and never wait for this, so on PostgreSQL it gives up after a short
-    lock timeout rather than ever holding a claim up: the table is only a guide, and the
-    next claim tries again.
+    no-key lock on the campaign row, which only syncs take). Claims write rows only under
+    their item lock; on PostgreSQL a sync gives up on a row a claim holds after a short lock
+    timeout, so a claim waits for a sync briefly at worst and the two never deadlock. The
+    table is only a guide: a sync that gave up is redone by a later claim.
     """
     tables = _tables()
     params = {"campaign": campaign.pk, "pairwise": campaign.kind == Campaign.Kind.PAIRWISE}
@@ -175,11 +175,13 @@ def _coverage_sync(campaign: Campaign, *, full: bool) -> None:
     stats = _ITEM_STATS.format(where=where, **tables)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
+            # Waiting for another sync is safe (it is bounded by the timeout below); after
+            # it, the statement's fresh snapshot sees what that sync added.
+            list(Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk)
+                 .values_list("pk", flat=True))
             if connection.vendor == "postgresql":
                 cursor.execute("SET LOCAL lock_timeout = '200ms'")
                 cursor.execute("SET LOCAL jit = off")
-            list(Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk)
-                 .values_list("pk", flat=True))
             cursor.execute(_UPSERT.format(stats=stats, **tables), params)
             if full:  # rows of items deleted since
                 cursor.execute(
