@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -28,7 +28,9 @@ from annotations.models import (
     System,
 )
 from metrics.models import MetricRun, MetricValue
-from metrics.selectors_runs import RunProgress, metric_run_progress
+
+if TYPE_CHECKING:
+    from metrics.selectors_runs import RunProgress
 
 CHUNK = 20_000
 
@@ -287,6 +289,9 @@ def progress_text(run: MetricRun, progress: RunProgress) -> str:
 
 def metric_run_status_get(*, run: MetricRun, now: datetime | None = None) -> dict[str, Any]:
     """The run with its progress (as of `now`) and a one-line summary, for the API and UI."""
+    # Imported here: selectors_runs loads the metric library, which report reads don't need.
+    from metrics.selectors_runs import metric_run_progress
+
     progress = metric_run_progress(run=run, now=now or timezone.now())
     return {
         "id": run.pk, "status": progress.status, "active": run.status in RUN_ACTIVE,

@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import math
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from annotations.models import Campaign, Criterion, System
 from metrics.compute.agreement import krippendorff_alpha
-from metrics.compute.automatic import (
-    ComponentScale,
-    OutputRecord,
-    composite_scores,
-    metric_get,
-    robustness_delta,
-)
 from metrics.compute.pairwise import (
     PAIR_TEST,
     WIN_RATE_METHOD,
@@ -27,6 +20,13 @@ from metrics.compute.pairwise import (
     win_rate_ci,
 )
 from metrics.selectors import PairwiseTable, grouped_segments_get, pairwise_table_get
+
+if TYPE_CHECKING:
+    from metrics.compute.automatic import ComponentScale
+
+# metrics.compute.automatic loads sacrebleu, rouge-score, nltk and scikit-learn (about a
+# second); it is imported inside the functions below, only for campaigns that ask for
+# robustness or a composite, so export_report and the report API stay quick to start.
 
 ROBUSTNESS_PREFIX = "robustness:"
 
@@ -52,6 +52,9 @@ def robustness_metrics(campaign: Campaign) -> list[str]:
     """
     wanted = (campaign.options or {}).get("robustness")
     if wanted is True:
+        from metrics.compute.automatic import metric_get
+
+
         names = []
         for name in campaign.metrics or []:
             try:
@@ -71,6 +74,8 @@ def robustness_add(campaign: Campaign, systems: list[System],
     names = robustness_metrics(campaign)
     if not names:
         return
+    from metrics.compute.automatic import OutputRecord, robustness_delta
+
     segments = grouped_segments_get(campaign=campaign, metrics=names)
     for system in systems:
         mine = [s for s in segments if s.system_id == system.pk]
@@ -85,6 +90,8 @@ def robustness_add(campaign: Campaign, systems: list[System],
 
 
 def _component_scale(key: str, criteria: dict[str, Criterion]) -> ComponentScale:
+    from metrics.compute.automatic import ComponentScale, metric_get
+
     if key in criteria:
         return ComponentScale((criteria[key].scale_min, criteria[key].scale_max))
     try:
@@ -100,6 +107,8 @@ def composite_add(campaign: Campaign, criteria: list[Criterion],
     weights = {key: float(w) for key, w in (campaign.composite or {}).items()}
     if not weights:
         return
+    from metrics.compute.automatic import composite_scores
+
     by_key = {c.key: c for c in criteria}
     scores = {
         pk: {key: (entry["criteria"].get(key, {}).get("mean") if key in by_key
