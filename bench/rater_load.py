@@ -491,6 +491,12 @@ def main(argv: list[str] | None = None) -> int:
         # Warm every worker (imports, URL resolver) so phase A measures steady state.
         for _ in range(4 * args.workers):
             request(port, "GET", "/healthz/", None, None)
+        # The floor under every figure below on this machine right now: a fresh connection,
+        # a Django request and one `SELECT 1`. On a busy machine it shows how much of a
+        # latency is the engine's and how much is everybody's.
+        floor = [request(port, "GET", "/healthz/", None, None)[2] * 1000 for _ in range(100)]
+        print(f"\nfloor: GET /healthz/ (fresh connection, one SELECT 1) (load {_load()})")
+        print_latency("healthz", floor)
 
         print(f"\nphase A: 1 rater, {args.sequential} sequential next -> submit loops, "
               f"fresh connection per request (load {_load()})")
