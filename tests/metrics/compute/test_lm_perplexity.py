@@ -21,6 +21,7 @@ from metrics.compute.automatic import lm as lm_module
 from metrics.compute.automatic.lm import (
     LmSource,
     LmUnavailable,
+    lm_identity,
     lm_model_configure,
     lm_source_find,
     lm_source_parse,
@@ -146,6 +147,23 @@ def test_configured_location_wins_over_the_environment(
     assert lm_source_find() == LmSource(tmp_path / "env", "env.gguf")
     lm_model_configure(str(tmp_path / "settings"))
     assert lm_source_find() == LmSource(tmp_path / "settings", "settings.gguf")
+
+
+def test_identity_changes_with_the_model_file_and_when_a_model_appears(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(lm_module, "_libraries_check", lambda: None)
+    lm_model_configure(str(tmp_path / "model.gguf"))
+    before = lm_identity()
+    (tmp_path / "model.gguf").write_bytes(b"one")
+    first = lm_identity()
+    (tmp_path / "model.gguf").write_bytes(b"second")
+    second = lm_identity()
+
+    assert before == {"unavailable": f"EVAL_LM_MODEL={tmp_path / 'model.gguf'}: no such model "
+                                     "folder or .gguf file"}
+    assert first["model"] == str(tmp_path / "model.gguf") and first["size"] == 3
+    assert second["size"] == 6 and second != first
 
 
 def test_a_corrupt_gguf_file_is_reported(tmp_path: Path) -> None:
