@@ -21,6 +21,7 @@ from annotations.selectors import (
 from annotations.selectors_qc import qc_rater_stats
 from annotations.services import ImportFailed, campaign_import, ratings_import
 from annotations.services.campaigns import STATUS_TRANSITIONS
+from annotations.views_rater import rater_campaign_rows
 from metrics.services import report_build
 
 
@@ -30,7 +31,8 @@ def home(request: HttpRequest) -> HttpResponse:
     administered = campaign_list_for_admin(user=request.user)
     rating_in = membership_list_for_rater(user=request.user)
     return render(request, "annotations/home.html",
-                  {"administered": administered, "rating_in": rating_in})
+                  {"administered": administered, "rating_in": rating_in,
+                   "my_campaigns": rater_campaign_rows(user=request.user)})
 
 
 @login_required

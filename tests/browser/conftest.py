@@ -62,7 +62,7 @@ def page(browser, live_server) -> Iterator[object]:
     """A fresh browser context (no cookies) on a laptop-sized window."""
     context = browser.new_context(base_url=live_server.url,
                                   viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)  # a cold Chromium on a loaded 2-core machine
     opened = context.new_page()
     yield opened
     context.close()

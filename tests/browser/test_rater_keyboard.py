@@ -105,7 +105,8 @@ def test_three_items_by_keyboard_then_resume_after_closing_the_browser(browser, 
     again = context.new_page()
     try:
         login(again, "alice", PASSWORD)
-        again.goto(f"/rate/{campaign.slug}/")
+        # the home page lists her campaign with its progress and a Continue button
+        assert again.url == f"{live_server.url}/"
         with again.expect_navigation():
             again.get_by_role("link", name="Continue").press("Enter")
 
