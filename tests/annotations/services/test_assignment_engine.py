@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from annotations.models import Assignment, Campaign, Item, QcKind
+from annotations.models import Assignment, Campaign, Item, Output, QcKind
 from annotations.selectors import campaign_progress_get
 from annotations.services import assignment_claim_next, rating_submit
 from annotations.services.assignments import (
@@ -366,3 +367,29 @@ def test_qc_items_do_not_use_up_the_quota_and_never_come_after_it():
     assert real == 2
     assert qc_items >= 1  # this seed draws a control before the quota is reached
     assert Assignment.objects.filter(rater=rater).count() == real + qc_items
+
+
+def test_repeats_made_by_the_qc_service_come_back_later_never_right_after_the_source():
+    from annotations.services.qc import qc_repeats_create
+
+    campaign = make_campaign(items=3, systems=1, overlap=2,
+                             options={"qc": {"repeat_rate": 1.0}})
+    assert qc_repeats_create(campaign=campaign, count=3, seed=1) == 3
+    rater = make_rater(campaign)
+    shown = []
+    while (assignment := assignment_claim_next(campaign=campaign, rater=rater)) is not None:
+        shown.append(assignment.output)
+        rate_whole_block(campaign, rater)
+
+    sources = [o.qc_source_id for o in shown]
+    assert sum(s is None for s in sources) == 3  # all the real work
+    # every copy whose original was not the very last item comes back: at least two here
+    assert sum(s is not None for s in sources) >= 2
+    last_real = [o.pk for o in shown if o.qc_source_id is None][-1]
+    assert set(Output.objects.filter(qc_source__isnull=False).exclude(
+        qc_source_id=last_real).values_list("pk", flat=True)) <= {o.pk for o in shown}
+    for before, after in itertools.pairwise(shown):
+        assert after.qc_source_id != before.pk  # never right after its original
+    for i, output in enumerate(shown):
+        if output.qc_source_id is not None:  # the original was rated earlier
+            assert output.qc_source_id in [o.pk for o in shown[:i]]
