@@ -55,6 +55,8 @@ DEFAULT_LEASE_MINUTES = 30
 CANDIDATES = 25
 # Lapsed leases looked at per search (the oldest first).
 LAPSED = 50
+# Rounds of one claim: new items synced, a held item waited for, the guide recounted.
+CLAIM_ROUNDS = 5
 SKIP_REASON_MAX = 200
 
 # The QC class of an item in annotations_itemcoverage.qc.
@@ -438,16 +440,24 @@ def _quota_left(campaign: Campaign, rater: Any, now: datetime) -> int | None:
     return max(int(quota) - held, 0)
 
 
+@dataclass(frozen=True)
+class _Busy:
+    """Nothing free was found, but another claimer held this candidate item."""
+
+    item_id: int
+
+
 def _search(campaign: Campaign, rater: Any, now: datetime, *, qc: int, last_item: int | None,
-            quota_left: int | None) -> tuple[int, _ItemState, list[Unit]] | None:
+            quota_left: int | None) -> tuple[int, _ItemState, list[Unit]] | _Busy | None:
     """Lock the first candidate item with free units for the rater (None: nothing found)."""
-    offset, more = 0, True
+    offset, more, busy = 0, True, None
     while more:
         candidates, more = _candidate_items(campaign, rater, now, qc=qc, last_item=last_item,
                                             offset=offset)
         for item_id in candidates:
             # Another rater claiming this item right now: move on rather than wait.
             if not _lock_item(item_id, skip_locked=True):
+                busy = busy or item_id
                 continue
             state = _item_state(campaign, item_id, rater, now)
             units = _free_units(campaign, state)
@@ -460,7 +470,7 @@ def _search(campaign: Campaign, rater: Any, now: datetime, *, qc: int, last_item
             return item_id, state, units
         # Every candidate was seen, locked or just filled up: look further down the list.
         offset += CANDIDATES
-    return None
+    return _Busy(busy) if busy is not None else None
 
 
 _EMPTY = object()  # a search found no work: recount the guide once, then say so
@@ -475,22 +485,31 @@ def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | Non
     now = now or timezone.now()
     rng = rng or random.SystemRandom()
     seed = rng.getrandbits(62)
-    claimed = _claim(campaign, rater, now, seed)
-    if claimed is _NEW_ITEMS:
-        # Items the guide does not know yet (an import, QC copies): add them, then claim.
-        _coverage_sync(campaign, full=False)
-        claimed = _claim(campaign, rater, now, seed, check_new=False)
-    if claimed is _EMPTY:
-        # Out of work per the guide: recount it once before answering "nothing left".
-        _coverage_sync(campaign, full=True)
-        claimed = _claim(campaign, rater, now, seed, check_new=False)
-    return None if claimed is _EMPTY else claimed  # type: ignore[return-value]
+    check_new, wait_for, recounted = True, None, False
+    for _ in range(CLAIM_ROUNDS):
+        claimed = _claim(campaign, rater, now, seed, check_new=check_new, wait_for=wait_for)
+        if claimed is _NEW_ITEMS:
+            # Items the guide does not know yet (an import, QC copies): add them, then claim.
+            _coverage_sync(campaign, full=False)
+            check_new = False
+        elif isinstance(claimed, _Busy):
+            # Only items other claimers held were left: wait for one of them, in a fresh
+            # transaction that holds no other item lock (so the wait cannot deadlock).
+            wait_for = claimed.item_id
+        elif claimed is _EMPTY and not recounted:
+            # Out of work per the guide: recount it once before answering "nothing left".
+            _coverage_sync(campaign, full=True)
+            check_new, wait_for, recounted = False, None, True
+        else:
+            break
+    return claimed if isinstance(claimed, Assignment) else None
 
 
 def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int, *,
-           check_new: bool = True) -> Any:
+           check_new: bool = True, wait_for: int | None = None) -> Any:
     """Resume, or claim a block drawn by seed; None at the quota, _EMPTY if nothing found,
-    _NEW_ITEMS (with check_new) when the guide must first learn about new items."""
+    _Busy if only held items were left, _NEW_ITEMS (with check_new) when the guide must
+    first learn about new items. wait_for: an item to wait for (lock) before searching."""
     lease = timedelta(minutes=lease_minutes(campaign))
     with transaction.atomic():
         # One claim at a time per rater (a double click must not hand out two blocks).
@@ -507,18 +526,24 @@ def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int, *,
             return None
         if check_new and _has_new_items(campaign):
             return _NEW_ITEMS
+        if wait_for is not None:
+            # Held only by a claim or a submission for a moment; then the search sees it.
+            _lock_item(wait_for, skip_locked=False)
         qc = qc_draw(seed, campaign.options)
         last = (Assignment.objects.filter(campaign=campaign, rater=rater)
                 .order_by("-position").values_list("position", "output__item_id").first())
         start, last_item = (0, None) if last is None else (last[0] + 1, last[1])
-        found = None
+        found: Any = None
+        busy = None
         for kind in dict.fromkeys([qc, QC_NONE]):  # a QC draw with nothing eligible: regular
             found = _search(campaign, rater, now, qc=kind, last_item=last_item,
                             quota_left=quota_left)
+            if isinstance(found, _Busy):
+                busy, found = busy or found, None
             if found is not None:
                 break
         if found is None:
-            return _EMPTY
+            return busy or _EMPTY
         item_id, state, units = found
         return _claim_block(campaign, rater, item_id, state, units, now, lease, seed, start)
 

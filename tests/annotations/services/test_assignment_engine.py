@@ -393,3 +393,28 @@ def test_repeats_made_by_the_qc_service_come_back_later_never_right_after_the_so
     for i, output in enumerate(shown):
         if output.qc_source_id is not None:  # the original was rated earlier
             assert output.qc_source_id in [o.pk for o in shown[:i]]
+
+
+def test_when_only_held_items_are_left_the_claim_waits_for_one_instead_of_giving_up(
+        monkeypatch):
+    from annotations.services import assignments
+
+    campaign = make_campaign(items=2, systems=1, overlap=1)
+    busy = set(campaign.items.values_list("pk", flat=True))  # another claimer holds both
+    waited: list[int] = []
+    real_lock = assignments._lock_item
+
+    def lock(item_id, *, skip_locked):
+        if not skip_locked:  # a blocking lock returns once the other claimer is done
+            waited.append(item_id)
+            busy.discard(item_id)
+        elif item_id in busy:
+            return False
+        return real_lock(item_id, skip_locked=skip_locked)
+
+    monkeypatch.setattr(assignments, "_lock_item", lock)
+
+    assignment = assignment_claim_next(campaign=campaign, rater=make_rater(campaign))
+
+    assert assignment is not None
+    assert waited == [assignment.output.item_id]
