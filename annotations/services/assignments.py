@@ -53,8 +53,10 @@ DEFAULT_LEASE_MINUTES = 30
 # How many least-covered candidate items one search returns; each is tried with SKIP LOCKED,
 # so concurrent raters spread over different items.
 CANDIDATES = 25
-# Lapsed leases looked at per search (the oldest first).
+# Lapsed leases looked at per search (the oldest first); all of them before saying "nothing
+# left" (those at the head may all be on items this rater already had).
 LAPSED = 50
+LAPSED_ALL = 2**31 - 1
 # Rounds of one claim: new items synced, a held item waited for, the guide recounted.
 CLAIM_ROUNDS = 5
 SKIP_REASON_MAX = 200
@@ -280,13 +282,14 @@ SELECT DISTINCT so.item_id FROM {output} so
 
 
 def _candidate_items(campaign: Campaign, rater: Any, now: datetime, *, qc: int = QC_NONE,
-                     last_item: int | None = None, offset: int = 0) -> tuple[list[int], bool]:
+                     last_item: int | None = None, offset: int = 0,
+                     lapsed: int = LAPSED) -> tuple[list[int], bool]:
     """One page of items of a QC class with free units, least filled first, minus the ones
     the rater ever had; and whether the page was full (more may follow)."""
     tables = _tables() | {"rating": Rating._meta.db_table}
     params = {"campaign": campaign.pk, "rater": rater.pk, "qc": qc,
               "overlap": campaign.overlap, "limit": CANDIDATES, "offset": offset,
-              "now": connection.ops.adapt_datetimefield_value(now), "lapsed": LAPSED,
+              "now": connection.ops.adapt_datetimefield_value(now), "lapsed": lapsed,
               "last_item": last_item or 0}
     copies = qc in (QC_DEGRADED, QC_REPEAT)
     fresh = _COPIES.format(copy_ok=_COPY_OK.format(**tables), **tables) if copies else \
@@ -448,12 +451,13 @@ class _Busy:
 
 
 def _search(campaign: Campaign, rater: Any, now: datetime, *, qc: int, last_item: int | None,
-            quota_left: int | None) -> tuple[int, _ItemState, list[Unit]] | _Busy | None:
+            quota_left: int | None, lapsed: int = LAPSED
+            ) -> tuple[int, _ItemState, list[Unit]] | _Busy | None:
     """Lock the first candidate item with free units for the rater (None: nothing found)."""
     offset, more, busy = 0, True, None
     while more:
         candidates, more = _candidate_items(campaign, rater, now, qc=qc, last_item=last_item,
-                                            offset=offset)
+                                            offset=offset, lapsed=lapsed)
         for item_id in candidates:
             # Another rater claiming this item right now: move on rather than wait.
             if not _lock_item(item_id, skip_locked=True):
@@ -487,7 +491,8 @@ def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | Non
     seed = rng.getrandbits(62)
     check_new, wait_for, recounted = True, None, False
     for _ in range(CLAIM_ROUNDS):
-        claimed = _claim(campaign, rater, now, seed, check_new=check_new, wait_for=wait_for)
+        claimed = _claim(campaign, rater, now, seed, check_new=check_new, wait_for=wait_for,
+                         thorough=recounted)
         if claimed is _NEW_ITEMS:
             # Items the guide does not know yet (an import, QC copies): add them, then claim.
             _coverage_sync(campaign, full=False)
@@ -506,10 +511,12 @@ def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | Non
 
 
 def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int, *,
-           check_new: bool = True, wait_for: int | None = None) -> Any:
+           check_new: bool = True, wait_for: int | None = None, thorough: bool = False) -> Any:
     """Resume, or claim a block drawn by seed; None at the quota, _EMPTY if nothing found,
     _Busy if only held items were left, _NEW_ITEMS (with check_new) when the guide must
-    first learn about new items. wait_for: an item to wait for (lock) before searching."""
+    first learn about new items. wait_for: an item to wait for (lock) before searching;
+    thorough: look at every lapsed lease, not only the oldest (before saying "nothing left").
+    """
     lease = timedelta(minutes=lease_minutes(campaign))
     with transaction.atomic():
         # One claim at a time per rater (a double click must not hand out two blocks).
@@ -537,7 +544,7 @@ def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int, *,
         busy = None
         for kind in dict.fromkeys([qc, QC_NONE]):  # a QC draw with nothing eligible: regular
             found = _search(campaign, rater, now, qc=kind, last_item=last_item,
-                            quota_left=quota_left)
+                            quota_left=quota_left, lapsed=LAPSED_ALL if thorough else LAPSED)
             if isinstance(found, _Busy):
                 busy, found = busy or found, None
             if found is not None:

@@ -24,7 +24,7 @@ from annotations.services.assignments import (
     assignment_skip,
     qc_draw,
 )
-from tests.annotations.factories import ItemFactory, OutputFactory, UserFactory
+from tests.annotations.factories import ItemFactory, OutputFactory, RatingFactory, UserFactory
 from tests.annotations.services.test_assignments import (
     block,
     make_campaign,
@@ -418,3 +418,23 @@ def test_when_only_held_items_are_left_the_claim_waits_for_one_instead_of_giving
 
     assert assignment is not None
     assert waited == [assignment.output.item_id]
+
+
+def test_a_lapsed_lease_beyond_the_oldest_ones_is_still_found_before_nothing_left(
+        monkeypatch):
+    from annotations.services import assignments
+
+    monkeypatch.setattr(assignments, "LAPSED", 1)
+    campaign = make_campaign(items=2, systems=1, overlap=1, options={"lease_minutes": 5})
+    late, early, rater = make_rater(campaign), make_rater(campaign), make_rater(campaign)
+    start = timezone.now()
+    # early's lease lapses first, on an item the rater already had (the oldest lapsed one)
+    seen = assignment_claim_next(campaign=campaign, rater=early, now=start)
+    RatingFactory(rater=rater, output=seen.output)
+    free = assignment_claim_next(campaign=campaign, rater=late,
+                                 now=start + timedelta(minutes=1))
+
+    got = assignment_claim_next(campaign=campaign, rater=rater,
+                                now=start + timedelta(minutes=10))
+
+    assert got is not None and got.output_id == free.output_id
