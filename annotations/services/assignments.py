@@ -16,9 +16,13 @@ guide: a stale row costs a wasted lock at worst, and it is rebuilt whenever a se
 empty, so no work is ever hidden for good.
 
 Quality control (campaign.options["qc"]): a claim draws, from the block's stored seed, whether
-this block is a control item, a degraded copy or a repeat (at the campaign's rates); copies
-only go to raters who rated their source output, never right after it. QC items come out of
-the same blocks, leases and k cap as everything else, so the rater cannot tell them apart.
+this block is a control item, a degraded copy or a repeat (at the campaign's rates; `qc_draw`
+replays it); with nothing eligible the block is a regular one. A control item is an item all
+of whose outputs carry `control`; it is handed out only through such draws (never without a
+control rate). Copies only go to raters who rated their source output, never right after
+its item. QC items come out of the same blocks, leases and k cap as everything else, so the
+rater cannot tell them apart; the quota counts real units only, and once it is reached the
+rater is done (no QC after it). An excluded rater gets no more work.
 """
 
 from __future__ import annotations
