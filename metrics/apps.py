@@ -8,6 +8,14 @@ class MetricsConfig(AppConfig):
 
     def ready(self) -> None:
         custom_metrics_register()
+        lm_model_register()
+
+
+def lm_model_register() -> None:
+    """Point lm_perplexity at settings.EVAL_LM_MODEL (a model folder or .gguf file), if set."""
+    from metrics.compute.automatic.lm import lm_model_configure
+
+    lm_model_configure(getattr(settings, "EVAL_LM_MODEL", "") or None)
 
 
 def custom_metrics_register() -> list[str]:

