@@ -36,7 +36,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import OperationalError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -403,10 +403,12 @@ def _claim_block(campaign: Campaign, rater: Any, item_id: int, state: _ItemState
     return first
 
 
-def _current(campaign: Campaign, rater: Any, now: datetime) -> Assignment | None:
+def _current(campaign: Campaign, rater: Any, now: datetime, *conditions: Any
+             ) -> Assignment | None:
+    """The rater's first open assignment with a live lease, with its outputs and item."""
     return (
         Assignment.objects.select_related("output__item", "output_b")
-        .filter(campaign=campaign, rater=rater, status=Assignment.Status.ASSIGNED,
+        .filter(*conditions, campaign=campaign, rater=rater, status=Assignment.Status.ASSIGNED,
                 lease_expires_at__gt=now)
         .order_by("position", "pk").first()
     )
@@ -491,6 +493,11 @@ def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | Non
     if campaign.status != Campaign.Status.ACTIVE:
         return None
     now = now or timezone.now()
+    # Most calls only resume the block in hand: one read, no lock, no commit to flush.
+    member = CampaignMembership.objects.filter(campaign=campaign, user=rater, excluded=False)
+    current = _current(campaign, rater, now, Exists(member))
+    if current is not None:
+        return current
     rng = rng or random.SystemRandom()
     seed = rng.getrandbits(62)
     check_new, wait_for, recounted = True, None, False
