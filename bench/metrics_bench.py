@@ -91,8 +91,8 @@ def read_outputs(path: Path) -> dict[str, tuple[list[str], list[str]]]:
     return dict(texts)
 
 
-def direct(texts: dict[str, tuple[list[str], list[str]]]) -> tuple[float, dict, str]:
-    """(seconds, {(system, metric): value}, METEOR mode) with the libraries called directly."""
+def direct(texts: dict[str, tuple[list[str], list[str]]]) -> tuple[float, float, dict, str]:
+    """(seconds, CPU seconds, {(system, metric): value}, METEOR mode), the libraries directly."""
     import nltk
     import sacrebleu
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
@@ -100,7 +100,7 @@ def direct(texts: dict[str, tuple[list[str], list[str]]]) -> tuple[float, dict, 
     from rouge_score import rouge_scorer
     from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     folder = next((Path(p) / "corpora" / "wordnet" for p in nltk.data.path
                    if (Path(p) / "corpora" / "wordnet" / "lexnames").is_file()), None)
     wordnet = WordNetCorpusReader(str(folder), None) if folder else _NoSynonyms()
@@ -122,7 +122,7 @@ def direct(texts: dict[str, tuple[list[str], list[str]]]) -> tuple[float, dict, 
             values[system, key] = math.fsum(bucket) / len(bucket)
         values[system, "meteor"] = math.fsum(meteor) / len(meteor)
     mode = "exact+stem+synonym" if folder else "exact+stem"
-    return time.perf_counter() - start, values, mode
+    return time.perf_counter() - start, time.process_time() - cpu_start, values, mode
 
 
 class _NoSynonyms:
@@ -167,6 +167,15 @@ def stop_workers(workers: list) -> None:
             proc.wait()
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes used so far (/proc/<pid>/stat)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def flush_redis(url: str) -> None:
     import redis
 
@@ -174,13 +183,15 @@ def flush_redis(url: str) -> None:
 
 
 def platform_run(label: str, env: dict[str, str], workdir: Path, chunk_size: int,
-                 force: bool) -> dict:
-    """run_metrics --wait; returns the run's figures from the database."""
+                 force: bool, pids: list[int]) -> dict:
+    """run_metrics --wait; returns the run's figures from the database and the workers' CPU."""
     from metrics.models import MetricRun
 
     args = ["run_metrics", SLUG, "--metrics", ",".join(METRICS), "--chunk-size",
             str(chunk_size), "--wait", "--poll", "0.2"] + (["--force"] if force else [])
+    cpu_before = cpu_seconds(pids)
     run = run_manage(label, 0, args, env, workdir / f"{label}.log")
+    worker_cpu = cpu_seconds(pids) - cpu_before
     if run.exit_code != 0:
         raise RuntimeError(f"{label}: run_metrics exited {run.exit_code}:\n{run.log}")
     row = MetricRun.objects.filter(campaign__slug=SLUG).order_by("-id").first()
@@ -190,6 +201,7 @@ def platform_run(label: str, env: dict[str, str], workdir: Path, chunk_size: int
         "run_s": (row.finished_at - row.created_at).total_seconds(),
         "chunks_s": (last_chunk - row.created_at).total_seconds(),
         "finalize_s": (row.finished_at - last_chunk).total_seconds(),
+        "worker_cpu_s": worker_cpu,
         "computed": row.segments_computed + row.corpus_computed,
         "reused": row.segments_reused + row.corpus_reused,
     }
@@ -318,25 +330,27 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
             profile_chunk(args.chunk_size)
 
         print("direct: the libraries in this process ...")
-        direct_s, direct_values, mode = direct(read_outputs(outputs))
-        print(f"  {direct_s:.1f} s (METEOR {mode})")
+        direct_s, direct_cpu_s, direct_values, mode = direct(read_outputs(outputs))
+        print(f"  {direct_s:.1f} s, CPU {direct_cpu_s:.1f} s (METEOR {mode})")
 
         runs: dict[int, dict] = {}
         for count in args.worker_counts:
             flush_redis(args.redis_url)
             workers = start_workers(count, env, workdir, str(count))
             try:
+                pids = [proc.pid for proc, _ in workers]
                 runs[count] = platform_run(f"platform-{count}w", env, workdir, args.chunk_size,
-                                           force=True)
+                                           force=True, pids=pids)
                 figures = runs[count]
                 print(f"platform, {count} worker(s): run {figures['run_s']:.1f} s (chunks "
                       f"{figures['chunks_s']:.1f} s, finalize {figures['finalize_s']:.1f} s; "
-                      f"command {figures['command_s']:.1f} s), {figures['computed']:,} values "
-                      "computed")
+                      f"command {figures['command_s']:.1f} s), workers' CPU "
+                      f"{figures['worker_cpu_s']:.1f} s, {figures['computed']:,} values computed")
                 if not compare(platform_values(), direct_values):
                     status = 1
                 if count == args.worker_counts[-1]:
-                    again = platform_run("rerun", env, workdir, args.chunk_size, force=False)
+                    again = platform_run("rerun", env, workdir, args.chunk_size, force=False,
+                                         pids=pids)
                     print(f"rerun with nothing changed, {count} worker(s): run "
                           f"{again['run_s']:.1f} s, {again['reused']:,} values reused, "
                           f"{again['computed']:,} computed")
@@ -350,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
             print(f"platform (1 worker) / direct = {ratio:.2f}  "
                   f"(target ≤ {TARGET_PLATFORM_OVER_DIRECT}): {verdict(ok)}")
             status = status or (0 if ok else 1)
+            print(f"CPU seconds, platform workers (1) / direct = "
+                  f"{runs[1]['worker_cpu_s'] / direct_cpu_s:.2f}  (load-independent beside the "
+                  "wall-time ratio; PostgreSQL's and the command's CPU not included)")
         if 1 in runs and 2 in runs:
             speedup = runs[1]["run_s"] / runs[2]["run_s"]
             ok = speedup >= TARGET_SPEEDUP_2_WORKERS
