@@ -181,6 +181,16 @@ def segment_values_for_system(*, system_id: int, metric: str) -> list[float | No
     )
 
 
+def segment_stats_for_system(*, system_id: int, metric: str) -> list[tuple[float | None, Any]]:
+    """(value, details) of one metric's stored segment values over a system's non-QC outputs,
+    in output id order (details hold sacrebleu's segment statistics)."""
+    return list(
+        MetricValue.objects.filter(system_id=system_id, metric=metric, output__isnull=False)
+        .filter(output__in=_run_outputs().filter(system_id=system_id).values("id"))
+        .order_by("output_id").values_list("value", "details").iterator(chunk_size=10_000)
+    )
+
+
 def metric_run_get(*, run_id: int) -> MetricRun:
     """The run by id (DoesNotExist when absent)."""
     return MetricRun.objects.select_related("campaign").get(pk=run_id)

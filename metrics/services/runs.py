@@ -34,10 +34,13 @@ from metrics.compute.automatic import (
     MetricOptions,
     MetricResult,
     OutputRecord,
+    metric_compute_many,
     metric_get,
     wordnet_find,
 )
 from metrics.compute.automatic.base import library_versions
+from metrics.compute.automatic.generation import SACREBLEU_METRICS, sacrebleu_from_stats
+from metrics.compute.automatic.lm import lm_identity
 from metrics.models import MetricRun, MetricRunChunk, MetricValue
 from metrics.selectors_runs import (
     ChunkRecords,
@@ -47,6 +50,7 @@ from metrics.selectors_runs import (
     output_id_list_for_campaign,
     qc_output_ids_for_campaign,
     segment_fingerprints_get,
+    segment_stats_for_system,
     segment_values_for_system,
     system_id_list_for_campaign,
     system_records_get,
@@ -225,6 +229,9 @@ def metric_digest(*, run: MetricRun, name: str) -> bytes:
     if name == "meteor":
         folder = wordnet_find(_options(run, segments=True).wordnet_dir)
         identity["wordnet"] = str(folder) if folder else None
+    if name == "lm_perplexity":
+        # Another model (or the extra installed later) must not reuse the old values.
+        identity["lm"] = lm_identity()
     return _hash(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS, default=str))
 
 
@@ -269,13 +276,7 @@ def metric_run_chunk_execute(*, run_id: int, chunk_index: int) -> int:
         campaign_id=run.campaign_id, first_id=chunk.first_output_id,
         last_id=chunk.last_output_id, metrics=names,
     )
-    now = timezone.now()
-    values: list[MetricValue] = []
-    reused = 0
-    for name in names:
-        computed, kept = _chunk_metric_values(run, name, data, digests, stored, now)
-        values.extend(computed)
-        reused += kept
+    values, reused = _chunk_values(run, names, data, digests, stored, timezone.now())
     with transaction.atomic():
         metric_values_upsert(values=values, level="segment")
         counted = MetricRunChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(
@@ -291,35 +292,55 @@ def metric_run_chunk_execute(*, run_id: int, chunk_index: int) -> int:
     return len(data.output_ids) if counted else 0
 
 
-def _chunk_metric_values(
-    run: MetricRun, name: str, data: ChunkRecords, digests: Sequence[bytes],
+def _chunk_values(
+    run: MetricRun, names: Sequence[str], data: ChunkRecords, digests: Sequence[bytes],
     stored: Mapping[tuple[int, str], str], now: Any,
 ) -> tuple[list[MetricValue], int]:
-    """The segment values of `name` to store for a chunk, and how many stored ones are kept.
+    """The segment values to store for a chunk, and how many stored ones are kept.
 
-    Only the records whose fingerprint changed are computed: a segment value depends on its
-    own record alone (the contract of a segment-level metric).
+    Only the records whose fingerprint changed are computed (a segment value depends on its
+    own record alone, the contract of a segment-level metric). Metrics with the same changed
+    records are computed together (metric_compute_many: ROUGE types share one scorer).
+    sacrebleu metrics keep each segment's statistics in `details` for finalize.
     """
-    key = metric_digest(run=run, name=name)
-    prints = [_fingerprint(digest, key) for digest in digests]
-    changed = [i for i, (output_id, fingerprint) in enumerate(zip(data.output_ids, prints,
-                                                                   strict=True))
-               if stored.get((output_id, name)) != fingerprint]
-    if not changed:
-        return [], len(prints)
-    result = metric_get(name).compute([data.records[i] for i in changed],
+    prints: dict[str, list[str]] = {}
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for name in names:
+        key = metric_digest(run=run, name=name)
+        prints[name] = [_fingerprint(digest, key) for digest in digests]
+        changed = tuple(i for i, (output_id, fingerprint) in enumerate(
+            zip(data.output_ids, prints[name], strict=True))
+            if stored.get((output_id, name)) != fingerprint)
+        groups.setdefault(changed, []).append(name)
+    values: list[MetricValue] = []
+    reused = 0
+    for changed, group in groups.items():
+        reused += (len(data.output_ids) - len(changed)) * len(group)
+        if not changed:
+            continue
+        results = metric_compute_many(group, [data.records[i] for i in changed],
                                       _options(run, segments=True))
+        for name in group:
+            values.extend(_segment_values(run, name, results[name], data, changed,
+                                          prints[name], now))
+    return values, reused
+
+
+def _segment_values(run: MetricRun, name: str, result: MetricResult, data: ChunkRecords,
+                    changed: Sequence[int], prints: Sequence[str], now: Any) -> list[MetricValue]:
     segments = result.segments or (None,) * len(changed)
-    values = [
+    stats = result.details.get("segment_stats") or (None,) * len(changed)
+    nrefs = result.details.get("segment_nrefs") or (None,) * len(changed)
+    return [
         MetricValue(
             run_id=run.pk, campaign_id=run.campaign_id, system_id=data.system_ids[i],
             output_id=data.output_ids[i], metric=name, value=value,
             reason="" if value is not None else _reason(result, "no value for this output"),
-            details={}, fingerprint=prints[i], updated_at=now,
+            details={} if stat is None else {"stats": stat, "nrefs": nref},
+            fingerprint=prints[i], updated_at=now,
         )
-        for i, value in zip(changed, segments, strict=True)
+        for i, value, stat, nref in zip(changed, segments, stats, nrefs, strict=True)
     ]
-    return values, len(prints) - len(changed)
 
 
 # --- finalize --------------------------------------------------------------------------------
@@ -371,7 +392,8 @@ def metric_run_finalize(*, run_id: int) -> MetricRun:
             if stored.get((system_id, name)) == fingerprint:
                 reused += 1
                 continue
-            result = _segment_mean_result(run, system_id, name)
+            result = (_segment_mean_result(run, system_id, name)
+                      or _segment_stats_result(run, system_id, name))
             if result is None:
                 if records is None:
                     records = system_records_get(system_id=system_id)
@@ -395,6 +417,19 @@ def metric_run_finalize(*, run_id: int) -> MetricRun:
         locked.save(update_fields=["status", "finished_at", "started_at", "corpus_computed",
                                    "corpus_reused"])
     return locked
+
+
+def _segment_stats_result(run: MetricRun, system_id: int, name: str) -> MetricResult | None:
+    """A sacrebleu corpus value from the stored segment statistics (equal to corpus_score over
+    the system's outputs), or None to compute instead (values stored without statistics)."""
+    if name not in SACREBLEU_METRICS:
+        return None
+    rows = segment_stats_for_system(system_id=system_id, metric=name)
+    stats = [(details or {}).get("stats") for value, details in rows if value is not None]
+    if not stats or any(stat is None for stat in stats):
+        return None
+    nrefs = [details["nrefs"] for value, details in rows if value is not None]
+    return sacrebleu_from_stats(name, stats, nrefs, _options(run, segments=False))
 
 
 # A probe record: computing a mean-of-segments metric on it yields the result's details

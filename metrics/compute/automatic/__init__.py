@@ -15,6 +15,7 @@ from metrics.compute.automatic.registry import (
     BUILTIN_SPECS,
     REGISTRY,
     metric_compute,
+    metric_compute_many,
     metric_get,
 )
 from metrics.compute.automatic.robustness import RobustnessResult, robustness_delta
@@ -22,6 +23,7 @@ from metrics.compute.automatic.robustness import RobustnessResult, robustness_de
 __all__ = [
     "BUILTIN_SPECS", "REGISTRY", "ComponentScale", "CompositeResult", "MetricOptions",
     "MetricRegistry", "MetricResult", "MetricSpec", "Need", "OutputRecord", "RobustnessResult",
-    "composite_scores", "custom_metric", "custom_metrics_load", "metric_compute", "metric_get",
-    "register_custom", "robustness_delta", "wordnet_find", "wordnet_load",
+    "composite_scores", "custom_metric", "custom_metrics_load", "metric_compute",
+    "metric_compute_many", "metric_get", "register_custom", "robustness_delta", "wordnet_find",
+    "wordnet_load",
 ]

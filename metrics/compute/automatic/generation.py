@@ -64,7 +64,11 @@ def _sacrebleu_compute(
     """Corpus score over all usable records plus sentence scores (sacrebleu, Post 2018).
 
     References vary in number per record; shorter lists are padded with None, which
-    sacrebleu ignores. Sentence BLEU uses effective_order=True as sacrebleu recommends.
+    sacrebleu ignores. sacrebleu's segment statistics are extracted once: the corpus score
+    aggregates them (as corpus_score does), each sentence score is computed from its own
+    (as sentence_score does, BLEU with effective_order=True), and with options.segments the
+    per-record statistics are returned in details["segment_stats"] so that a caller can
+    aggregate a larger corpus later (sacrebleu_from_stats) without re-reading the texts.
     """
     usable, reason = _usable(records)
     if reason:
@@ -74,23 +78,53 @@ def _sacrebleu_compute(
     width = max(len(r) for r in refs)
     streams = [[r[k] if k < len(r) else None for r in refs] for k in range(width)]
     metric = _sacrebleu_metric(name, options, sentence=False)
-    corpus = metric.corpus_score(hyps, streams)  # type: ignore[arg-type]
+    stats = metric._extract_corpus_statistics(hyps, streams)  # type: ignore[arg-type]
+    corpus = metric._aggregate_and_compute(stats)
+    details = _sacrebleu_details(name, metric, corpus, len(usable))
+    if not options.segments:
+        return MetricResult(name=name, value=float(corpus.score), details=details)
+    segments: list[float | None] = [None] * len(records)
+    segment_stats: list[list[float] | None] = [None] * len(records)
+    segment_nrefs: list[int | None] = [None] * len(records)
+    sentence_metric = _sacrebleu_metric(name, options, sentence=True)
+    for i, stat, ref in zip(usable, stats, refs, strict=True):
+        segments[i] = float(sentence_metric._aggregate_and_compute([stat]).score)
+        segment_stats[i] = [float(x) if isinstance(x, float) else int(x) for x in stat]
+        segment_nrefs[i] = len(ref)
+    return MetricResult(name=name, value=float(corpus.score), segments=tuple(segments),
+                        details={**details, "segment_stats": segment_stats,
+                                 "segment_nrefs": segment_nrefs})
+
+
+def _sacrebleu_details(name: str, metric: Metric, corpus: Any, n: int) -> dict[str, Any]:
     details: dict[str, Any] = {
         "signature": str(metric.get_signature()),
         "versions": library_versions("sacrebleu"),
-        "n": len(usable),
+        "n": n,
     }
     if name == "bleu":
-        details.update(sys_len=corpus.sys_len, ref_len=corpus.ref_len,  # type: ignore[attr-defined]
-                       precisions=list(corpus.precisions))  # type: ignore[attr-defined]
-    segments: list[float | None] = [None] * len(records)
-    if options.segments:
-        sentence_metric = _sacrebleu_metric(name, options, sentence=True)
-        for i, hyp, ref in zip(usable, hyps, refs, strict=True):
-            segments[i] = float(sentence_metric.sentence_score(hyp, ref).score)
+        details.update(sys_len=corpus.sys_len, ref_len=corpus.ref_len,
+                       precisions=list(corpus.precisions))
+    return details
+
+
+SACREBLEU_METRICS = frozenset({"bleu", "chrf", "chrf++", "ter"})
+
+
+def sacrebleu_from_stats(
+    name: str, stats: Sequence[Sequence[float]], nrefs: Sequence[int], options: MetricOptions
+) -> MetricResult:
+    """A sacrebleu corpus score from segment statistics (details["segment_stats"] and
+    ["segment_nrefs"] of earlier results): equal to corpus_score over the same segments,
+    which sums the same statistics; the signature's nrefs as sacrebleu sets it."""
+    if not stats:
+        return missing(name, "no outputs")
+    metric = _sacrebleu_metric(name, options, sentence=False)
+    distinct = set(nrefs)
+    metric.num_refs = next(iter(distinct)) if len(distinct) == 1 else -1
+    corpus = metric._aggregate_and_compute([list(stat) for stat in stats])
     return MetricResult(name=name, value=float(corpus.score),
-                        segments=tuple(segments) if options.segments else None,
-                        details=details)
+                        details=_sacrebleu_details(name, metric, corpus, len(stats)))
 
 
 def bleu(records: Sequence[OutputRecord], options: MetricOptions) -> MetricResult:
@@ -123,34 +157,48 @@ class _SacrebleuWordTokenizer:
         return self._tokenize(text.lower()).split()
 
 
-def _rouge_scorer(rouge_type: str, options: MetricOptions) -> rouge_scorer.RougeScorer:
+def _rouge_scorer(rouge_types: Sequence[str], options: MetricOptions) -> rouge_scorer.RougeScorer:
     if options.tokenize == "13a":
-        return rouge_scorer.RougeScorer([rouge_type], use_stemmer=options.use_stemmer)
+        return rouge_scorer.RougeScorer(list(rouge_types), use_stemmer=options.use_stemmer)
     # rouge-score's default tokenizer keeps only [a-z0-9]; other scripts need sacrebleu's.
     return rouge_scorer.RougeScorer(
-        [rouge_type], use_stemmer=False, tokenizer=_SacrebleuWordTokenizer(options.tokenize)
+        list(rouge_types), use_stemmer=False,
+        tokenizer=_SacrebleuWordTokenizer(options.tokenize),
     )
+
+
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+
+
+def rouge_many(rouge_types: Sequence[str], records: Sequence[OutputRecord],
+               options: MetricOptions) -> dict[str, MetricResult]:
+    """Several ROUGE types with one RougeScorer: each text is tokenized (and stemmed) once
+    for all of them, as rouge-score does for a scorer of several types. Results equal the
+    one-type metrics'."""
+    usable, reason = _usable(records)
+    if reason:
+        return {t: missing(t, reason, len(records)) for t in rouge_types}
+    scorer = _rouge_scorer(rouge_types, options)
+    segments: dict[str, list[float | None]] = {t: [None] * len(records) for t in rouge_types}
+    for i in usable:
+        refs = [ref for ref in records[i].references if ref]
+        best = scorer.score_multi(refs, records[i].text or "")
+        for t in rouge_types:
+            segments[t][i] = float(best[t].fmeasure)
+    details = {
+        "stemmer": options.use_stemmer and options.tokenize == "13a",
+        "tokenizer": "rouge-score" if options.tokenize == "13a" else options.tokenize,
+        "multi_reference": "best F-measure (rouge-score score_multi)",
+        "versions": library_versions("rouge-score"), "n": len(usable),
+    }
+    return {t: MetricResult(name=t, value=segment_mean(segments[t]),
+                            segments=tuple(segments[t]), details=details)
+            for t in rouge_types}
 
 
 def _rouge(rouge_type: str) -> Callable[[Sequence[OutputRecord], MetricOptions], MetricResult]:
     def compute(records: Sequence[OutputRecord], options: MetricOptions) -> MetricResult:
-        usable, reason = _usable(records)
-        if reason:
-            return missing(rouge_type, reason, len(records))
-        scorer = _rouge_scorer(rouge_type, options)
-        segments: list[float | None] = [None] * len(records)
-        for i in usable:
-            refs = [ref for ref in records[i].references if ref]
-            best = scorer.score_multi(refs, records[i].text or "")
-            segments[i] = float(best[rouge_type].fmeasure)
-        details = {
-            "stemmer": options.use_stemmer and options.tokenize == "13a",
-            "tokenizer": "rouge-score" if options.tokenize == "13a" else options.tokenize,
-            "multi_reference": "best F-measure (rouge-score score_multi)",
-            "versions": library_versions("rouge-score"), "n": len(usable),
-        }
-        return MetricResult(name=rouge_type, value=segment_mean(segments),
-                            segments=tuple(segments), details=details)
+        return rouge_many([rouge_type], records, options)[rouge_type]
 
     compute.__doc__ = f"Mean {rouge_type} F-measure (0–1) with rouge-score, best reference."
     return compute

@@ -42,3 +42,23 @@ def metric_compute(
 ) -> MetricResult:
     """Compute metric `name` over one system's records."""
     return metric_get(name, registry).compute(records, options)
+
+
+def metric_compute_many(
+    names: Sequence[str], records: Sequence[OutputRecord], options: MetricOptions | None = None,
+    registry: MetricRegistry | None = None,
+) -> dict[str, MetricResult]:
+    """Compute several metrics over the same records, each result equal to metric_compute's.
+
+    Built-in ROUGE types share one rouge-score RougeScorer (each text tokenized and stemmed
+    once for all of them, as rouge-score does for a scorer of several types).
+    """
+    options = options or MetricOptions()
+    rouge = [name for name in names if name in generation.ROUGE_TYPES
+             and metric_get(name, registry) is metric_get(name)  # the built-in spec
+             and not metric_get(name).custom]
+    results = generation.rouge_many(rouge, records, options) if len(rouge) > 1 else {}
+    for name in names:
+        if name not in results:
+            results[name] = metric_get(name, registry).compute(records, options)
+    return results

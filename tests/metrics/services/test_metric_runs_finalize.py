@@ -141,3 +141,26 @@ def test_finalize_before_every_chunk_is_done_raises_and_changes_nothing():
     # and once the last chunk is done it succeeds
     metric_run_chunk_execute(run_id=run.pk, chunk_index=1)
     assert metric_run_finalize(run_id=run.pk).status == MetricRun.Status.SUCCEEDED
+
+
+def test_sacrebleu_system_values_come_from_stored_segment_statistics():
+    # given a run whose chunks are done
+    campaign = make_campaign(items=6, systems=("base",), metrics=["bleu", "chrf", "ter"])
+    run = metric_run_start(campaign=campaign, chunk_size=4)
+    for index in (0, 1):
+        metric_run_chunk_execute(run_id=run.pk, chunk_index=index)
+    # when finalize runs with sacrebleu's corpus_score unavailable
+    with mock.patch("sacrebleu.metrics.base.Metric.corpus_score",
+                    side_effect=AssertionError("finalize must not re-read the texts")):
+        metric_run_finalize(run_id=run.pk)
+    # then the values equal sacrebleu's corpus scores, with sacrebleu's signature
+    hyps, refs = system_texts(campaign.systems.get())
+    stored = {v.metric: v for v in MetricValue.objects.filter(campaign=campaign,
+                                                               output__isnull=True)}
+    assert stored["bleu"].value == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score,
+                                                 abs=1e-9)
+    assert stored["chrf"].value == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs]).score,
+                                                 abs=1e-9)
+    assert stored["ter"].value == pytest.approx(sacrebleu.corpus_ter(hyps, [refs]).score,
+                                                abs=1e-9)
+    assert stored["bleu"].details["signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")

@@ -14,7 +14,7 @@ from annotations.models import Output
 from metrics.compute.automatic import metric_get
 from metrics.models import MetricRun, MetricValue
 from metrics.selectors_runs import segment_metric_values
-from metrics.services.runs import DETAILS_PROBE, metric_run_start
+from metrics.services.runs import DETAILS_PROBE, metric_digest, metric_run_start
 from tests.annotations.factories import ItemFactory, OutputFactory
 from tests.metrics.services.test_metric_runs import make_campaign, run_all, system_texts
 
@@ -117,8 +117,9 @@ def test_an_edited_output_recomputes_its_segments_and_its_systems_corpus_values_
     # then one segment per metric is computed, the other 9 are reused
     assert (spy.segment_records("bleu"), spy.segment_records("rougeL")) == (1, 1)
     assert counts(run) == (2, 18, 2, 2)
-    # and ft's corpus BLEU is recomputed from sacrebleu on the new texts, base's kept
-    assert spy.corpus_calls("bleu") == 1
+    # and ft's corpus BLEU is recomputed (from the stored segment statistics, without
+    # reading the texts again) and equals sacrebleu's on the new texts; base's is kept
+    assert spy.corpus_calls("bleu") == 0
     hyps, refs = system_texts(ft)
     corpus = MetricValue.objects.get(system=ft, metric="bleu", output__isnull=True)
     assert corpus.value == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score, abs=1e-9)
@@ -226,3 +227,19 @@ def test_a_stale_stored_value_with_a_wrong_fingerprint_is_recomputed():
     assert counts(run)[:2] == (1, 3)
     assert MetricValue.objects.get(output=output).value == pytest.approx(
         sacrebleu.sentence_bleu(output.text, [output.item.references[0]]).score, abs=1e-9)
+
+
+def test_another_language_model_recomputes_lm_perplexity_but_not_the_other_metrics():
+    # given a run whose fingerprints were taken with one local model
+    campaign = make_campaign(items=3, metrics=["bleu"])
+    run = metric_run_start(campaign=campaign)
+    with mock.patch("metrics.services.runs.lm_identity", return_value={"model": "a.gguf"}):
+        lm_before = metric_digest(run=run, name="lm_perplexity")
+        bleu_before = metric_digest(run=run, name="bleu")
+    # when the configured model changes (or the extra is installed since)
+    with mock.patch("metrics.services.runs.lm_identity", return_value={"model": "b.gguf"}):
+        lm_after = metric_digest(run=run, name="lm_perplexity")
+        bleu_after = metric_digest(run=run, name="bleu")
+    # then only lm_perplexity's stored values stop matching
+    assert lm_before != lm_after
+    assert bleu_before == bleu_after
