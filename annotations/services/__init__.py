@@ -1,6 +1,13 @@
 """Write operations for campaigns, imports and ratings (re-exported here)."""
 
-from .assignments import assignment_claim_next, rater_create
+from .assignments import (
+    assignment_claim_next,
+    assignment_coverage_rebuild,
+    assignment_reassign,
+    assignment_reset_for_rater,
+    assignment_skip,
+    rater_create,
+)
 from .imports import CampaignImportResult, RatingsImportResult, campaign_import, ratings_import
 from .problems import ImportFailed, Problem
 from .ratings import rating_submit
@@ -11,6 +18,10 @@ __all__ = [
     "Problem",
     "RatingsImportResult",
     "assignment_claim_next",
+    "assignment_coverage_rebuild",
+    "assignment_reassign",
+    "assignment_reset_for_rater",
+    "assignment_skip",
     "campaign_import",
     "rater_create",
     "rating_submit",

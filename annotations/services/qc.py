@@ -30,6 +30,8 @@ from annotations import qc_text
 from annotations.models import Campaign, CampaignMembership, Item, Output, QcKind
 from annotations.selectors import campaign_is_admin
 
+from .assignments import assignment_reset_for_rater
+
 REPEAT = "repeat"
 DONOR_POOL = 200  # outputs sampled as word donors for "replace"
 TEXT_BATCH = 64  # candidate texts fetched per query while picking
@@ -275,4 +277,7 @@ def rater_exclude(*, campaign: Campaign, user: Any, excluded: bool, by: Any,
             membership.full_clean(exclude=["campaign", "user"], validate_unique=False,
                                   validate_constraints=False)
             membership.save(update_fields=["excluded", "excluded_at"])
+            if excluded:
+                # Their open work goes back to the pool now, not when the leases lapse.
+                assignment_reset_for_rater(campaign=campaign, rater=user, by=by, now=now)
     return membership

@@ -82,3 +82,30 @@ def test_someone_who_is_not_a_rater_of_the_campaign_is_refused(setup):
         rater_exclude(campaign=campaign, user=admin, excluded=True, by=admin)
 
     assert not CampaignMembership.objects.filter(excluded=True).exists()
+
+
+def test_excluding_a_rater_releases_their_open_work_to_the_pool():
+    # given a rater holding a block of unsubmitted work
+    from annotations.models import Assignment
+    from annotations.services import assignment_claim_next
+    from tests.annotations.services.test_assignments import make_campaign, make_rater
+
+    campaign = make_campaign(items=2, systems=3, overlap=1)
+    admin = MembershipFactory(campaign=campaign, role=CampaignMembership.Role.ADMIN).user
+    rater = make_rater(campaign)
+    assert assignment_claim_next(campaign=campaign, rater=rater) is not None
+    held = set(Assignment.objects.filter(rater=rater, status=Assignment.Status.ASSIGNED)
+               .values_list("output_id", flat=True))
+    assert len(held) == 3
+
+    # when an admin excludes them
+    rater_exclude(campaign=campaign, user=rater, excluded=True, by=admin)
+
+    # then nothing is assigned to them any more and another rater can take those outputs
+    assert not Assignment.objects.filter(rater=rater, status=Assignment.Status.ASSIGNED).exists()
+    other = make_rater(campaign)
+    taken = set()
+    while (assignment := assignment_claim_next(campaign=campaign, rater=other)) is not None:
+        taken.add(assignment.output_id)
+        Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED)
+    assert held <= taken
