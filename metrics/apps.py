@@ -12,10 +12,17 @@ class MetricsConfig(AppConfig):
 
 
 def lm_model_register() -> None:
-    """Point lm_perplexity at settings.EVAL_LM_MODEL (a model folder or .gguf file), if set."""
+    """Point lm_perplexity at settings.EVAL_LM_MODEL (a model folder or .gguf file), if set.
+
+    Unset, nothing is imported here: the metric library (scikit-learn, nltk, ...) would add a
+    second and ~90 MB to every process start, imports included.
+    """
+    model = getattr(settings, "EVAL_LM_MODEL", "")
+    if not model:
+        return
     from metrics.compute.automatic.lm import lm_model_configure
 
-    lm_model_configure(getattr(settings, "EVAL_LM_MODEL", "") or None)
+    lm_model_configure(model)
 
 
 def custom_metrics_register() -> list[str]:
