@@ -11,7 +11,7 @@ NLTK_DATA ?= $(CURDIR)/.venv/nltk_data
 export NLTK_DATA
 DEBIAN_PACKAGES := docker-compose wordnet-base wordnet-sense-index chromium
 
-.PHONY: install install-lm system-deps wordnet demo test test-sqlite test-postgres lint bench-import clean
+.PHONY: install install-lm system-deps wordnet demo test test-sqlite test-postgres lint bench-import bench-rater bench-metrics clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,13 @@ test: install install-lm system-deps wordnet lint test-sqlite test-postgres
 
 bench-import: install
 	$(BIN)/python bench/import_bench.py
+
+bench-rater: install
+	$(BIN)/python bench/rater_load.py
+
+bench-metrics: install
+	-@$(MAKE) --no-print-directory wordnet
+	$(BIN)/python bench/metrics_bench.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
