@@ -66,6 +66,18 @@ def campaign_get_for_rater(*, user: Any, slug: str) -> Campaign:
     return campaign
 
 
+def criterion_payload_list(*, campaign: Campaign) -> list[dict[str, Any]]:
+    """The rubric as raters see it (key, label, help_text, min, max, labels, required).
+
+    One plain-row query, in rubric order; the rater `next` payload embeds it as is.
+    """
+    rows = campaign.criteria.order_by("position", "id").values_list(
+        "key", "label", "help_text", "scale_min", "scale_max", "scale_labels", "required")
+    return [{"key": key, "label": label, "help_text": help_text, "min": float(low),
+             "max": float(high), "labels": labels, "required": required}
+            for key, label, help_text, low, high, labels, required in rows]
+
+
 def assignment_get_for_rater(*, user: Any, pk: int) -> Assignment:
     """The user's own assignment in a campaign they rate; 404 for anyone else's."""
     member = CampaignMembership.objects.filter(

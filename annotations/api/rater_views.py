@@ -11,12 +11,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotations.models import Rating
+from annotations.models import Assignment, Campaign, Rating
 from annotations.selectors import (
     assignment_get_for_rater,
     campaign_get_for_progress,
     campaign_get_for_rater,
     campaign_progress_get,
+    criterion_payload_list,
 )
 from annotations.services.assignments import (
     SKIP_REASON_MAX,
@@ -24,6 +25,45 @@ from annotations.services.assignments import (
     assignment_skip,
 )
 from annotations.services.ratings import rating_scores, rating_submit
+
+# One field instance renders every timestamp (DRF's format, settings' time zone, "Z").
+_DATETIME = serializers.DateTimeField()
+
+
+def next_payload(*, assignment: Assignment, campaign: Campaign,
+                 criteria: list[dict[str, Any]]) -> dict[str, Any]:
+    """CampaignNextApi.OutputSerializer's payload, built directly (the hot path of §4).
+
+    Instantiating the nested serializers cost more CPU than the rest of a resumed `next`;
+    tests/annotations/api/test_rater_payloads.py checks this against the serializer.
+    """
+    shown = [assignment.output] + ([assignment.output_b] if assignment.output_b_id else [])
+    show_references = (campaign.options or {}).get("show_references", True)
+    return {
+        "assignment": assignment.pk,
+        "kind": campaign.kind,
+        "outputs": [{"id": output.pk, "text": output.text} for output in shown],
+        "input": assignment.output.item.input,
+        "references": (assignment.output.item.references or []) if show_references else [],
+        "criteria": criteria,
+        "lease_expires_at": _DATETIME.to_representation(assignment.lease_expires_at),
+    }
+
+
+def rating_payload(*, rating: Rating) -> dict[str, Any]:
+    """RatingSubmitApi.OutputSerializer's payload, built directly (see next_payload)."""
+    return {
+        "rating": rating.pk,
+        "assignment": rating.assignment_id,
+        "scores": rating_scores(rating=rating),
+        "choice": rating.choice,
+        "preferences": {key: str(value) for key, value in (rating.preferences or {}).items()},
+        "comment": rating.comment,
+        "key": rating.key,
+        "time_spent_ms": rating.time_spent_ms,
+        "created_at": _DATETIME.to_representation(rating.created_at),
+        "updated_at": _DATETIME.to_representation(rating.updated_at),
+    }
 
 
 def _field_errors(error: ValidationError) -> dict[str, Any]:
@@ -83,7 +123,8 @@ class CampaignNextApi(APIView):
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         assignment.campaign = campaign
-        return Response(self.OutputSerializer(assignment).data)
+        return Response(next_payload(assignment=assignment, campaign=campaign,
+                                     criteria=criterion_payload_list(campaign=campaign)))
 
 
 class RatingSubmitApi(APIView):
@@ -137,7 +178,7 @@ class RatingSubmitApi(APIView):
                                             **serializer.validated_data)
         except ValidationError as error:
             return Response(_field_errors(error), status=status.HTTP_400_BAD_REQUEST)
-        return Response(self.OutputSerializer(rating).data,
+        return Response(rating_payload(rating=rating),
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
