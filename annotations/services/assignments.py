@@ -36,7 +36,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import OperationalError, connection, transaction
-from django.db.models import Exists, Q
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -49,7 +49,7 @@ from annotations.models import (
     QcKind,
     Rating,
 )
-from annotations.selectors import live_q
+from annotations.selectors import assignment_current_for_rater, live_q
 
 from .campaigns import membership_add
 
@@ -403,15 +403,11 @@ def _claim_block(campaign: Campaign, rater: Any, item_id: int, state: _ItemState
     return first
 
 
-def _current(campaign: Campaign, rater: Any, now: datetime, *conditions: Any
+def _current(campaign: Campaign, rater: Any, now: datetime, *, member_only: bool = False
              ) -> Assignment | None:
     """The rater's first open assignment with a live lease, with its outputs and item."""
-    return (
-        Assignment.objects.select_related("output__item", "output_b")
-        .filter(*conditions, campaign=campaign, rater=rater, status=Assignment.Status.ASSIGNED,
-                lease_expires_at__gt=now)
-        .order_by("position", "pk").first()
-    )
+    return assignment_current_for_rater(campaign=campaign, rater=rater, now=now,
+                                        member_only=member_only)
 
 
 def _resume(campaign: Campaign, rater: Any, now: datetime,
@@ -494,8 +490,7 @@ def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | Non
         return None
     now = now or timezone.now()
     # Most calls only resume the block in hand: one read, no lock, no commit to flush.
-    member = CampaignMembership.objects.filter(campaign=campaign, user=rater, excluded=False)
-    current = _current(campaign, rater, now, Exists(member))
+    current = _current(campaign, rater, now, member_only=True)
     if current is not None:
         return current
     rng = rng or random.SystemRandom()
