@@ -222,6 +222,7 @@ def test_after_a_failed_import_the_connection_keeps_working(campaign, tmp_path):
 
 
 @pytest.mark.django_db
+@pytest.mark.postgres  # deselected from the SQLite pass; the PostgreSQL pass runs it
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL constraint modes")
 def test_foreign_keys_are_deferred_again_after_an_import(campaign, tmp_path):
     load(campaign, write_jsonl(tmp_path / "r.jsonl", [judgment()]))
