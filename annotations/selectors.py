@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, F, Model, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from annotations.models import (
     Assignment,
@@ -167,6 +169,23 @@ def assignment_current_for_rater(*, campaign: Campaign, rater: Any, now: datetim
         params += [False]
     row = _fetch_one(_work_sql("current_member" if member_only else "current"), params)
     return None if row is None else _work_from_row(row)
+
+
+def token_get_with_user(*, key: str) -> Token | None:
+    """The API token with this key and its user (one query); None if there is none."""
+    if "token" not in _WORK_SQL:
+        user_model = get_user_model()
+        _WORK_SQL["token"] = (
+            f"SELECT {_columns(Token, 't')}, {_columns(user_model, 'u')}"
+            f' FROM "{Token._meta.db_table}" t'
+            f' JOIN "{user_model._meta.db_table}" u ON u."id" = t."user_id"'
+            f' WHERE t."key" = %s')
+    row = _fetch_one(_WORK_SQL["token"], [key])
+    if row is None:
+        return None
+    token = _from_row(Token, row, 0)
+    token.user = _from_row(get_user_model(), row, len(Token._meta.concrete_fields))
+    return token  # type: ignore[return-value]
 
 
 # --- the rater flow ---------------------------------------------------------------------
