@@ -192,12 +192,16 @@ def token_get_with_user(*, key: str) -> Token | None:
 
 def campaign_get_for_rater(*, user: Any, slug: str) -> Campaign:
     """The campaign if the user is one of its raters; 404 otherwise (no existence leak)."""
-    campaign = Campaign.objects.filter(
-        slug=slug, memberships__user=user, memberships__role=CampaignMembership.Role.RATER
-    ).first()
-    if campaign is None:
+    if "rater_campaign" not in _WORK_SQL:
+        t = _tables()
+        _WORK_SQL["rater_campaign"] = (
+            f"SELECT {_columns(Campaign, 'c')} FROM \"{t['campaign']}\" c"
+            f' WHERE c."slug" = %s AND EXISTS (SELECT 1 FROM "{t["membership"]}" m'
+            f' WHERE m."campaign_id" = c."id" AND m."user_id" = %s AND m."role" = %s)')
+    row = _fetch_one(_WORK_SQL["rater_campaign"], [slug, user.pk, CampaignMembership.Role.RATER])
+    if row is None:
         raise Http404("no such campaign")
-    return campaign
+    return _from_row(Campaign, row, 0)  # type: ignore[return-value]
 
 
 def criterion_payload_list(*, campaign: Campaign) -> list[dict[str, Any]]:
