@@ -73,14 +73,15 @@ def live_q(now: datetime, prefix: str = "") -> Q:
 # value passed through the fields' and backend's converters, as the ORM would.
 
 
-def _columns(model: type[Model], alias: str) -> str:
+def sql_columns(model: type[Model], alias: str) -> str:
+    """The model's columns, in field order, for a written-out SELECT (see model_from_row)."""
     return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
 
 
 _CONVERTERS: dict[tuple[str, type[Model]], list[tuple[int, list[Any], Any]]] = {}
 
 
-def _from_row(model: type[Model], row: tuple[Any, ...], start: int) -> Model | None:
+def model_from_row(model: type[Model], row: tuple[Any, ...], start: int) -> Model | None:
     """The model instance held in row[start:start + its field count]; None if all NULL."""
     fields = model._meta.concrete_fields
     values = list(row[start:start + len(fields)])
@@ -125,8 +126,8 @@ def _work_sql(name: str) -> str:
     if sql is not None:
         return sql
     t = _tables()
-    select = (f"SELECT {_columns(Assignment, 'a')}, {_columns(Output, 'o')}, "
-              f"{_columns(Item, 'i')}, {_columns(Output, 'ob')}")
+    select = (f"SELECT {sql_columns(Assignment, 'a')}, {sql_columns(Output, 'o')}, "
+              f"{sql_columns(Item, 'i')}, {sql_columns(Output, 'ob')}")
     joins = (f' FROM "{t["assignment"]}" a'
              f' JOIN "{t["output"]}" o ON o."id" = a."output_id"'
              f' JOIN "{t["item"]}" i ON i."id" = o."item_id"'
@@ -139,7 +140,7 @@ def _work_sql(name: str) -> str:
     _WORK_SQL.update({
         "current": f"{select}{current}{order}",
         "current_member": f'{select}{current}{member} AND m."excluded" = %s){order}',
-        "mine": (f"{select}, {_columns(Campaign, 'c')}{joins}"
+        "mine": (f"{select}, {sql_columns(Campaign, 'c')}{joins}"
                  f' JOIN "{t["campaign"]}" c ON c."id" = a."campaign_id"'
                  f' WHERE a."id" = %s AND a."rater_id" = %s{member} AND m."role" = %s)'),
     })
@@ -149,11 +150,11 @@ def _work_sql(name: str) -> str:
 def _work_from_row(row: tuple[Any, ...]) -> Assignment:
     """Split a _work_sql row into the assignment with its output, item and output_b."""
     n_a, n_o, n_i = (len(m._meta.concrete_fields) for m in (Assignment, Output, Item))
-    assignment = _from_row(Assignment, row, 0)
-    output = _from_row(Output, row, n_a)
-    output.item = _from_row(Item, row, n_a + n_o)  # type: ignore[union-attr]
+    assignment = model_from_row(Assignment, row, 0)
+    output = model_from_row(Output, row, n_a)
+    output.item = model_from_row(Item, row, n_a + n_o)  # type: ignore[union-attr]
     assignment.output = output  # type: ignore[union-attr]
-    assignment.output_b = _from_row(Output, row, n_a + n_o + n_i)  # type: ignore[union-attr]
+    assignment.output_b = model_from_row(Output, row, n_a + n_o + n_i)  # type: ignore[union-attr]
     return assignment  # type: ignore[return-value]
 
 
@@ -176,15 +177,15 @@ def token_get_with_user(*, key: str) -> Token | None:
     if "token" not in _WORK_SQL:
         user_model = get_user_model()
         _WORK_SQL["token"] = (
-            f"SELECT {_columns(Token, 't')}, {_columns(user_model, 'u')}"
+            f"SELECT {sql_columns(Token, 't')}, {sql_columns(user_model, 'u')}"
             f' FROM "{Token._meta.db_table}" t'
             f' JOIN "{user_model._meta.db_table}" u ON u."id" = t."user_id"'
             f' WHERE t."key" = %s')
     row = _fetch_one(_WORK_SQL["token"], [key])
     if row is None:
         return None
-    token = _from_row(Token, row, 0)
-    token.user = _from_row(get_user_model(), row, len(Token._meta.concrete_fields))
+    token = model_from_row(Token, row, 0)
+    token.user = model_from_row(get_user_model(), row, len(Token._meta.concrete_fields))
     return token  # type: ignore[return-value]
 
 
@@ -195,13 +196,13 @@ def campaign_get_for_rater(*, user: Any, slug: str) -> Campaign:
     if "rater_campaign" not in _WORK_SQL:
         t = _tables()
         _WORK_SQL["rater_campaign"] = (
-            f"SELECT {_columns(Campaign, 'c')} FROM \"{t['campaign']}\" c"
+            f"SELECT {sql_columns(Campaign, 'c')} FROM \"{t['campaign']}\" c"
             f' WHERE c."slug" = %s AND EXISTS (SELECT 1 FROM "{t["membership"]}" m'
             f' WHERE m."campaign_id" = c."id" AND m."user_id" = %s AND m."role" = %s)')
     row = _fetch_one(_WORK_SQL["rater_campaign"], [slug, user.pk, CampaignMembership.Role.RATER])
     if row is None:
         raise Http404("no such campaign")
-    return _from_row(Campaign, row, 0)  # type: ignore[return-value]
+    return model_from_row(Campaign, row, 0)  # type: ignore[return-value]
 
 
 def criterion_payload_list(*, campaign: Campaign) -> list[dict[str, Any]]:
@@ -226,7 +227,7 @@ def assignment_get_for_rater(*, user: Any, pk: int) -> Assignment:
         raise Http404("no such assignment")
     assignment = _work_from_row(row)
     n_row = len(row) - len(Campaign._meta.concrete_fields)
-    assignment.campaign = _from_row(Campaign, row, n_row)  # type: ignore[assignment]
+    assignment.campaign = model_from_row(Campaign, row, n_row)  # type: ignore[assignment]
     return assignment
 
 

@@ -6,17 +6,20 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations.models import (
     Assignment,
     Campaign,
     Criterion,
+    Item,
+    Output,
     Rating,
     RatingRevision,
     RatingValue,
 )
+from annotations.selectors import model_from_row, sql_columns
 
 from .assignments import assignment_settle_submission
 
@@ -100,6 +103,32 @@ def _revise(rating: Rating, editor: Any) -> None:
                                   comment=rating.comment, edited_by=editor)
 
 
+def _lock_for_submit(assignment_id: int) -> Assignment:
+    """Lock the assignment's item row and read the assignment (one written-out query).
+
+    The ORM form of this statement (select_for_update(of=...) + select_related + only)
+    cost ~1.5 ms of CPU to compile on every submission.
+    """
+    sql = _LOCK_SQL.get(connection.vendor)
+    if sql is None:
+        tables = (Assignment._meta.db_table, Output._meta.db_table, Item._meta.db_table)
+        sql = (f"SELECT {sql_columns(Assignment, 'a')} FROM \"{tables[0]}\" a"
+               f' JOIN "{tables[1]}" o ON o."id" = a."output_id"'
+               f' JOIN "{tables[2]}" i ON i."id" = o."item_id" WHERE a."id" = %s')
+        if connection.features.has_select_for_update_of:
+            sql += " FOR UPDATE OF i"
+        _LOCK_SQL[connection.vendor] = sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [assignment_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Assignment.DoesNotExist("assignment deleted")
+    return model_from_row(Assignment, row, 0)  # type: ignore[return-value]
+
+
+_LOCK_SQL: dict[str, str] = {}
+
+
 def rating_submit(*, assignment: Assignment, rater: Any, scores: dict[str, float],
                   satisfaction: float | None, comment: str, key: str, choice: str | None,
                   time_spent_ms: int | None, now: datetime | None = None,
@@ -118,10 +147,7 @@ def rating_submit(*, assignment: Assignment, rater: Any, scores: dict[str, float
     with transaction.atomic():
         # The item lock serialises this with claims and with a double-clicked twin; the
         # same query reads the assignment's state as of the lock.
-        locked = (Assignment.objects.select_for_update(of=("output__item",))
-                  .select_related("output__item").filter(pk=assignment.pk)
-                  .only("status", "submitted_at", "lease_expires_at", "output__item__id")
-                  .get())
+        locked = _lock_for_submit(assignment.pk)
         assignment.status = locked.status
         assignment.submitted_at = locked.submitted_at
         assignment.lease_expires_at = locked.lease_expires_at
