@@ -138,6 +138,8 @@ def _work_sql(name: str) -> str:
                f' AND a."status" = %s AND a."lease_expires_at" > %s')
     order = ' ORDER BY a."position", a."id" LIMIT 1'
     _WORK_SQL.update({
+        "open": (f'{select}{joins} WHERE a."campaign_id" = %s AND a."rater_id" = %s'
+                 f' AND a."status" = %s ORDER BY a."position", a."id"'),
         "current": f"{select}{current}{order}",
         "current_member": f'{select}{current}{member} AND m."excluded" = %s){order}',
         "mine": (f"{select}, {sql_columns(Campaign, 'c')}{joins}"
@@ -156,6 +158,48 @@ def _work_from_row(row: tuple[Any, ...]) -> Assignment:
     assignment.output = output  # type: ignore[union-attr]
     assignment.output_b = model_from_row(Output, row, n_a + n_o + n_i)  # type: ignore[union-attr]
     return assignment  # type: ignore[return-value]
+
+
+def assignment_list_open_for_rater(*, campaign: Campaign, rater: Any) -> list[Assignment]:
+    """The rater's ASSIGNED assignments (lapsed or not) in queue order, outputs and item
+    loaded."""
+    with connection.cursor() as cursor:
+        cursor.execute(_work_sql("open"), [campaign.pk, rater.pk, Assignment.Status.ASSIGNED])
+        return [_work_from_row(row) for row in cursor.fetchall()]
+
+
+def item_outputs_get(*, item_id: int) -> list[Output]:
+    """The item's outputs in id order, each with the item loaded (one query)."""
+    if "item_outputs" not in _WORK_SQL:
+        t = _tables()
+        _WORK_SQL["item_outputs"] = (
+            f"SELECT {sql_columns(Output, 'o')}, {sql_columns(Item, 'i')}"
+            f' FROM "{t["output"]}" o JOIN "{t["item"]}" i ON i."id" = o."item_id"'
+            f' WHERE o."item_id" = %s ORDER BY o."id"')
+    n_o = len(Output._meta.concrete_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(_WORK_SQL["item_outputs"], [item_id])
+        rows = cursor.fetchall()
+    outputs = []
+    item = model_from_row(Item, rows[0], n_o) if rows else None
+    for row in rows:
+        output = model_from_row(Output, row, 0)
+        output.item = item  # type: ignore[union-attr]
+        outputs.append(output)
+    return outputs  # type: ignore[return-value]
+
+
+def item_assignments_get(*, item_id: int) -> list[Assignment]:
+    """Every assignment on the item's outputs (any status, any rater; one query)."""
+    if "item_assignments" not in _WORK_SQL:
+        t = _tables()
+        _WORK_SQL["item_assignments"] = (
+            f"SELECT {sql_columns(Assignment, 'a')} FROM \"{t['assignment']}\" a"
+            f' JOIN "{t["output"]}" o ON o."id" = a."output_id" WHERE o."item_id" = %s')
+    with connection.cursor() as cursor:
+        cursor.execute(_WORK_SQL["item_assignments"], [item_id])
+        return [model_from_row(Assignment, row, 0)  # type: ignore[misc]
+                for row in cursor.fetchall()]
 
 
 def assignment_current_for_rater(*, campaign: Campaign, rater: Any, now: datetime,
