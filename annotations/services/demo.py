@@ -15,8 +15,12 @@ from annotations.models import Campaign, CampaignMembership
 
 from .campaigns import membership_add
 from .imports import campaign_import, ratings_import
+from .qc import qc_degraded_create, qc_repeats_create
 
 DEMO_SLUG = "demo"
+PAIRWISE_SLUG = "demo-pairwise"
+# Quality control in the demo: a few degraded copies and repeats mixed into raters' streams.
+DEMO_QC = {"degraded_rate": 0.1, "repeat_rate": 0.05}
 
 # (topic, question, reference answer, a plausible wrong detail)
 FACTS = [
@@ -74,6 +78,7 @@ class DemoAccounts:
     admin: tuple[str, str]
     raters: list[tuple[str, str]]
     campaign: Campaign
+    pairwise: Campaign
 
 
 def _answer(system: str, fact: tuple[str, str, str, str], rng: np.random.Generator) -> str:
@@ -133,6 +138,18 @@ def _bundle(rng: np.random.Generator) -> tuple[bytes, bytes]:
     return json.dumps(spec, indent=2).encode(), ("\n".join(lines) + "\n").encode()
 
 
+def _pairwise_spec(spec: bytes) -> bytes:
+    """The demo's spec as a pairwise campaign: the same outputs, judged two at a time."""
+    pairwise = json.loads(spec)
+    pairwise.update({
+        "name": "Support assistant: which answer is better?", "slug": PAIRWISE_SLUG,
+        "kind": "pairwise", "overlap": 2, "metrics": [],
+        "instructions": "Read the customer's message and the two answers. Pick the better one "
+                        "overall (or a tie), and if you like, which is better on each criterion.",
+    })
+    return json.dumps(pairwise, indent=2).encode()
+
+
 def _judgments(rng: np.random.Generator, rated_items: int) -> bytes:
     rows = []
     bias = {r: float(rng.normal(0, 0.35)) for r in RATERS}
@@ -177,12 +194,27 @@ def demo_seed(*, seed: int = 7, rated_items: int = 30) -> DemoAccounts:
         from metrics.services.runs import metric_run_start
 
         metric_run_start(campaign=campaign, created_by=admin)
+        qc_degraded_create(campaign=campaign, count=6, seed=seed, by=admin)
+        qc_repeats_create(campaign=campaign, count=3, seed=seed, by=admin)
+        campaign.options = {**campaign.options, "qc": DEMO_QC}
+        campaign.save(update_fields=["options", "updated_at"])
+    pairwise = Campaign.objects.filter(slug=PAIRWISE_SLUG).first()
+    if pairwise is None:
+        spec, outputs = _bundle(np.random.default_rng(seed))
+        pairwise = campaign_import(
+            spec_stream=io.BytesIO(_pairwise_spec(spec)), spec_name="demo-pairwise-spec.json",
+            outputs_stream=io.BytesIO(outputs), outputs_name="demo-outputs.jsonl",
+            created_by=admin).campaign
+        pairwise.status = Campaign.Status.ACTIVE
+        pairwise.save(update_fields=["status", "updated_at"])
     raters = []
     for username in RATERS:
         user, _ = user_model.objects.get_or_create(username=username)
         password = secrets.token_urlsafe(9)
         user.set_password(password)
         user.save()
-        membership_add(campaign=campaign, user=user, role=CampaignMembership.Role.RATER)
+        for joined in (campaign, pairwise):
+            membership_add(campaign=joined, user=user, role=CampaignMembership.Role.RATER)
         raters.append((username, password))
-    return DemoAccounts(admin=("demo-admin", admin_password), raters=raters, campaign=campaign)
+    return DemoAccounts(admin=("demo-admin", admin_password), raters=raters, campaign=campaign,
+                        pairwise=pairwise)

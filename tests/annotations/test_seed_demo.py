@@ -50,12 +50,13 @@ def test_seed_demo_creates_items_with_input_references_and_an_output_per_system(
 
     # then there are at least 40 items, each with an input, references and every system's output
     campaign = Campaign.objects.get(slug="demo")
-    items = list(campaign.items.all())
+    items = list(campaign.items.filter(qc_kind=""))
     assert len(items) >= 40
     assert all(item.input.strip() for item in items)
     assert all(item.references and all(r.strip() for r in item.references) for item in items)
     systems = campaign.systems.count()
-    assert Output.objects.filter(item__campaign=campaign).count() == len(items) * systems
+    assert Output.objects.filter(item__campaign=campaign, item__qc_kind="").count() == \
+        len(items) * systems
 
 
 def test_seed_demo_rubric_is_fluency_relevance_accuracy_satisfaction_on_1_to_5() -> None:
@@ -147,3 +148,22 @@ def test_seed_demo_twice_keeps_one_campaign_and_refreshes_the_passwords() -> Non
     assert [u for _, u, _ in second] == [u for _, u, _ in first]
     for _, username, password in second:
         assert _can_log_in(username, password), username
+
+
+def test_seed_demo_adds_a_pairwise_campaign_and_quality_control_copies() -> None:
+    # given an empty database
+    # when the demo is seeded
+    seed()
+
+    # then the raters also rate in an active pairwise campaign over the same outputs
+    pairwise = Campaign.objects.get(slug="demo-pairwise")
+    assert pairwise.kind == Campaign.Kind.PAIRWISE and pairwise.status == Campaign.Status.ACTIVE
+    raters = set(pairwise.memberships.filter(role=CampaignMembership.Role.RATER)
+                 .values_list("user__username", flat=True))
+    assert raters == {"rater1", "rater2", "rater3"}
+    # and the rating campaign mixes degraded copies and repeats of real outputs into the work
+    demo = Campaign.objects.get(slug="demo")
+    copies = Output.objects.filter(item__campaign=demo).exclude(item__qc_kind="")
+    assert {o.qc_method for o in copies} >= {"repeat"} and copies.count() == 9
+    assert all(o.qc_source_id is not None for o in copies)
+    assert demo.options["qc"]["degraded_rate"] > 0

@@ -15,8 +15,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         accounts = demo_seed()
         campaign = accounts.campaign
-        self.stdout.write(f"demo campaign {campaign.slug!r}: {campaign.items.count()} items, "
-                          f"{campaign.systems.count()} systems")
+        items = campaign.items.filter(qc_kind="").count()
+        copies = campaign.items.count() - items
+        self.stdout.write(f"demo campaign {campaign.slug!r}: {items} items, "
+                          f"{campaign.systems.count()} systems, {copies} quality-control copies")
+        self.stdout.write(f"pairwise demo campaign {accounts.pairwise.slug!r}: the same outputs, "
+                          f"judged two at a time")
         self.stdout.write(f"admin login:  {accounts.admin[0]} / {accounts.admin[1]}")
         for username, password in accounts.raters:
             self.stdout.write(f"rater login:  {username} / {password}")
