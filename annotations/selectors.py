@@ -17,6 +17,7 @@ from annotations.models import (
     Assignment,
     Campaign,
     CampaignMembership,
+    Criterion,
     Item,
     Output,
     QcKind,
@@ -249,16 +250,41 @@ def campaign_get_for_rater(*, user: Any, slug: str) -> Campaign:
     return model_from_row(Campaign, row, 0)  # type: ignore[return-value]
 
 
+def criterion_list_for_campaign(*, campaign: Campaign) -> list[Criterion]:
+    """The campaign's rubric in order (position, id), as `campaign.criteria.all()`."""
+    if "criteria" not in _WORK_SQL:
+        _WORK_SQL["criteria"] = (
+            f"SELECT {sql_columns(Criterion, 'k')} FROM \"{Criterion._meta.db_table}\" k"
+            f' WHERE k."campaign_id" = %s ORDER BY k."position", k."id"')
+    with connection.cursor() as cursor:
+        cursor.execute(_WORK_SQL["criteria"], [campaign.pk])
+        return [model_from_row(Criterion, row, 0)  # type: ignore[misc]
+                for row in cursor.fetchall()]
+
+
 def criterion_payload_list(*, campaign: Campaign) -> list[dict[str, Any]]:
     """The rubric as raters see it (key, label, help_text, min, max, labels, required).
 
-    One plain-row query, in rubric order; the rater `next` payload embeds it as is.
+    One query, in rubric order; the rater `next` payload embeds it as is.
     """
-    rows = campaign.criteria.order_by("position", "id").values_list(
-        "key", "label", "help_text", "scale_min", "scale_max", "scale_labels", "required")
-    return [{"key": key, "label": label, "help_text": help_text, "min": float(low),
-             "max": float(high), "labels": labels, "required": required}
-            for key, label, help_text, low, high, labels, required in rows]
+    return [{"key": c.key, "label": c.label, "help_text": c.help_text,
+             "min": float(c.scale_min), "max": float(c.scale_max), "labels": c.scale_labels,
+             "required": c.required}
+            for c in criterion_list_for_campaign(campaign=campaign)]
+
+
+def rating_get_for_unit(*, rater_id: int, output_id: int,
+                        output_b_id: int | None) -> Rating | None:
+    """The rater's rating of this output (or ordered pair), if any (one query)."""
+    name = "rating_unit" if output_b_id is None else "rating_pair"
+    if name not in _WORK_SQL:
+        base = (f"SELECT {sql_columns(Rating, 'r')} FROM \"{Rating._meta.db_table}\" r"
+                f' WHERE r."rater_id" = %s AND r."output_id" = %s AND r."output_b_id"')
+        _WORK_SQL["rating_unit"] = f"{base} IS NULL ORDER BY r.\"id\" LIMIT 1"
+        _WORK_SQL["rating_pair"] = f"{base} = %s ORDER BY r.\"id\" LIMIT 1"
+    params = [rater_id, output_id] + ([] if output_b_id is None else [output_b_id])
+    row = _fetch_one(_WORK_SQL[name], params)
+    return None if row is None else model_from_row(Rating, row, 0)  # type: ignore[return-value]
 
 
 def assignment_get_for_rater(*, user: Any, pk: int) -> Assignment:

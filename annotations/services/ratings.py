@@ -19,7 +19,12 @@ from annotations.models import (
     RatingRevision,
     RatingValue,
 )
-from annotations.selectors import model_from_row, sql_columns
+from annotations.selectors import (
+    criterion_list_for_campaign,
+    model_from_row,
+    rating_get_for_unit,
+    sql_columns,
+)
 
 from .assignments import assignment_settle_submission
 
@@ -151,14 +156,14 @@ def rating_submit(*, assignment: Assignment, rater: Any, scores: dict[str, float
         assignment.status = locked.status
         assignment.submitted_at = locked.submitted_at
         assignment.lease_expires_at = locked.lease_expires_at
-        existing = Rating.objects.filter(rater=rater, output_id=assignment.output_id,
-                                         output_b_id=assignment.output_b_id).first()
+        existing = rating_get_for_unit(rater_id=rater.pk, output_id=assignment.output_id,
+                                       output_b_id=assignment.output_b_id)
         if existing is not None and key and (
             existing.key == key or existing.revisions.filter(key=key).exists()
         ):
             # A replay, even of a submission an edit has since superseded: nothing changes.
             return existing, False
-        criteria = list(campaign.criteria.all())
+        criteria = criterion_list_for_campaign(campaign=campaign)
         values = rating_validate(campaign=campaign, criteria=criteria, scores=scores,
                                  satisfaction=satisfaction, choice=choice,
                                  preferences=preferences)
