@@ -40,7 +40,7 @@ from metrics.compute.automatic import (
 )
 from metrics.compute.automatic.base import library_versions
 from metrics.compute.automatic.generation import SACREBLEU_METRICS, sacrebleu_from_stats
-from metrics.compute.automatic.lm import lm_identity
+from metrics.compute.automatic.lm import lm_identity, lm_perplexity_pooled
 from metrics.models import MetricRun, MetricRunChunk, MetricValue
 from metrics.selectors_runs import (
     ChunkRecords,
@@ -393,7 +393,8 @@ def metric_run_finalize(*, run_id: int) -> MetricRun:
                 reused += 1
                 continue
             result = (_segment_mean_result(run, system_id, name)
-                      or _segment_stats_result(run, system_id, name))
+                      or _segment_stats_result(run, system_id, name)
+                      or _lm_pooled_result(system_id, name))
             if result is None:
                 if records is None:
                     records = system_records_get(system_id=system_id)
@@ -430,6 +431,18 @@ def _segment_stats_result(run: MetricRun, system_id: int, name: str) -> MetricRe
         return None
     nrefs = [details["nrefs"] for value, details in rows if value is not None]
     return sacrebleu_from_stats(name, stats, nrefs, _options(run, segments=False))
+
+
+def _lm_pooled_result(system_id: int, name: str) -> MetricResult | None:
+    """lm_perplexity pooled from the stored per-output (NLL, tokens), so the model does not run
+    over every output a second time; None to compute instead (values stored without them)."""
+    if name != "lm_perplexity":
+        return None
+    rows = segment_stats_for_system(system_id=system_id, metric=name)
+    stats = [(details or {}).get("stats") for value, details in rows if value is not None]
+    if not stats or any(stat is None for stat in stats):
+        return None
+    return lm_perplexity_pooled(stats)
 
 
 # A probe record: computing a mean-of-segments metric on it yields the result's details

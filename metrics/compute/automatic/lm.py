@@ -321,12 +321,16 @@ def lm_perplexity(records: Sequence[OutputRecord], options: MetricOptions) -> Me
         return missing(NAME, str(error), len(records))
     scored = _score_texts(source, model, tokenizer, [records[i].text or "" for i in with_text])
     segments: list[float | None] = [None] * len(records)
+    # (NLL, tokens) per output: a run stores them with the segment values, so its final step
+    # pools the stored figures instead of running the model over every output a second time.
+    stats: list[list[float] | None] = [None] * len(records)
     total_nll, total_tokens, too_short_or_long = 0.0, 0, 0
     for i, value in zip(with_text, scored, strict=True):
         if value is None:
             too_short_or_long += 1
             continue
         segments[i] = _exp_or_none(value.nll / value.tokens)
+        stats[i] = [value.nll, value.tokens]
         total_nll += value.nll
         total_tokens += value.tokens
     details: dict[str, Any] = {
@@ -338,6 +342,8 @@ def lm_perplexity(records: Sequence[OutputRecord], options: MetricOptions) -> Me
         "context": _context_size(model),
         "versions": _versions(),
     }
+    if options.segments:
+        details["segment_stats"] = stats
     if not total_tokens:
         return MetricResult(
             name=NAME, value=None, segments=tuple(segments), details=details,
@@ -353,3 +359,16 @@ def lm_perplexity(records: Sequence[OutputRecord], options: MetricOptions) -> Me
 SPECS: tuple[MetricSpec, ...] = (
     MetricSpec(NAME, frozenset({Need.TEXT}), (1.0, math.inf), False, True, lm_perplexity),
 )
+
+
+def lm_perplexity_pooled(stats: Sequence[Sequence[float]]) -> MetricResult:
+    """The corpus value from per-output (NLL, tokens): exp(Σ NLL / Σ tokens), as lm_perplexity."""
+    total_nll = math.fsum(float(nll) for nll, _ in stats)
+    total_tokens = int(sum(int(tokens) for _, tokens in stats))
+    details = {"tokens": total_tokens, "n": len(stats), "from": "pooled stored segment NLL"}
+    if not total_tokens:
+        return MetricResult(name=NAME, value=None, details=details,
+                            reason="no output has 2 to context-size tokens to score")
+    value = _exp_or_none(total_nll / total_tokens)
+    return MetricResult(name=NAME, value=value, details=details,
+                        reason=None if value is not None else "perplexity overflows a float")

@@ -164,3 +164,38 @@ def test_sacrebleu_system_values_come_from_stored_segment_statistics():
     assert stored["ter"].value == pytest.approx(sacrebleu.corpus_ter(hyps, [refs]).score,
                                                 abs=1e-9)
     assert stored["bleu"].details["signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
+
+
+def test_lm_perplexity_system_value_pools_the_stored_segment_nll_without_rescoring():
+    # given a language model stand-in: NLL = 0.5 nat per word (+ 0.25 per character of the
+    # first word), reporting per-output (NLL, tokens) like lm_perplexity does
+    from metrics.compute.automatic import MetricResult, metric_get
+
+    calls: list[bool] = []
+
+    def scored(text: str) -> tuple[float, int]:
+        words = text.split()
+        return 0.5 * len(words) + 0.25 * len(words[0]), len(words)
+
+    def fake(records, options):
+        calls.append(options.segments)
+        stats = [list(scored(r.text)) for r in records]
+        return MetricResult(
+            name="lm_perplexity", value=None,
+            segments=tuple(float(np.exp(nll / n)) for nll, n in stats),
+            details={"segment_stats": stats} if options.segments else {})
+
+    campaign = make_campaign(items=5, systems=("base",), metrics=["lm_perplexity"])
+    spec = metric_get("lm_perplexity")
+    with mock.patch.dict(spec.__dict__, {"func": fake}):
+        # when a run in chunks of 2 completes
+        run_all(metric_run_start(campaign=campaign, chunk_size=2))
+    # then the system value is exp(Σ NLL / Σ tokens) over all outputs, from the stored
+    # segments: the model ran only on chunks (segments=True), never again at finalize
+    nll, tokens = np.array([scored(o.text) for o in Output.objects.filter(
+        item__campaign=campaign)]).T
+    stored = MetricValue.objects.get(campaign=campaign, metric="lm_perplexity",
+                                     output__isnull=True)
+    assert stored.value == pytest.approx(float(np.exp(nll.sum() / tokens.sum())), rel=1e-12)
+    assert stored.details["tokens"] == int(tokens.sum())
+    assert calls and all(calls)
