@@ -490,6 +490,30 @@ _EMPTY = object()  # a search found no work: recount the guide once, then say so
 _NEW_ITEMS = object()  # the guide is missing new items: sync it outside the claim first
 
 
+def _membership_lock(campaign: Campaign, rater: Any) -> bool | None:
+    """Lock the rater's membership row; whether they are excluded (None: not a member)."""
+    sql = (f'SELECT "excluded" FROM "{CampaignMembership._meta.db_table}" '
+           f'WHERE "campaign_id" = %s AND "user_id" = %s ORDER BY "id" LIMIT 1')
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:  # written out: a claim runs a dozen statements
+        cursor.execute(sql, [campaign.pk, rater.pk])
+        row = cursor.fetchone()
+    return None if row is None else bool(row[0])
+
+
+def _last_position(campaign: Campaign, rater: Any) -> tuple[int, int] | None:
+    """(position, item id) of the rater's last assignment in the campaign, if any."""
+    tables = _tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT a."position", o."item_id" FROM "{tables["assignment"]}" a '
+            f'JOIN "{tables["output"]}" o ON o."id" = a."output_id" '
+            f'WHERE a."campaign_id" = %s AND a."rater_id" = %s '
+            f'ORDER BY a."position" DESC LIMIT 1', [campaign.pk, rater.pk])
+        return cursor.fetchone()
+
+
 def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | None = None,
                           rng: random.Random | None = None) -> Assignment | None:
     """The rater's current assignment, or a newly claimed item block; None when none is left."""
@@ -533,9 +557,7 @@ def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int, *,
     lease = timedelta(minutes=lease_minutes(campaign))
     with transaction.atomic():
         # One claim at a time per rater (a double click must not hand out two blocks).
-        excluded = (CampaignMembership.objects.select_for_update()
-                    .filter(campaign=campaign, user=rater).values_list("excluded", flat=True)
-                    .first())
+        excluded = _membership_lock(campaign, rater)
         if excluded:  # an admin excluded this rater: no more work, open or new
             return None
         resumed = _resume(campaign, rater, now, lease)
@@ -550,8 +572,7 @@ def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int, *,
             # Held only by a claim or a submission for a moment; then the search sees it.
             _lock_item(wait_for, skip_locked=False)
         qc = qc_draw(seed, campaign.options)
-        last = (Assignment.objects.filter(campaign=campaign, rater=rater)
-                .order_by("-position").values_list("position", "output__item_id").first())
+        last = _last_position(campaign, rater)
         start, last_item = (0, None) if last is None else (last[0] + 1, last[1])
         found: Any = None
         busy = None
