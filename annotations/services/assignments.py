@@ -140,6 +140,41 @@ def _lock_items(item_ids: set[int]) -> None:
          .values_list("pk", flat=True))
 
 
+def rows_insert(*, objs: list[Any], match: str | None = None) -> None:
+    """INSERT new rows of one model in one written-out statement and mark them saved.
+
+    What save()/bulk_create do for new rows (each field's pre_save and database prep),
+    without their ORM compile (~1 ms of CPU per statement on the rater path). The pk is set
+    on a single row, or, with `match` (a field unique among the rows), on every row.
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    values: list[Any] = []
+    for obj in objs:
+        values += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (f'INSERT INTO "{model._meta.db_table}" ('
+           + ", ".join(f'"{f.column}"' for f in fields) + ") VALUES "
+           + ", ".join([row] * len(objs)))
+    pk = model._meta.pk
+    with connection.cursor() as cursor:
+        if len(objs) == 1:
+            cursor.execute(f'{sql} RETURNING "{pk.column}"', values)
+            setattr(objs[0], pk.attname, cursor.fetchone()[0])
+        elif match is not None:
+            column = model._meta.get_field(match).column
+            cursor.execute(f'{sql} RETURNING "{pk.column}", "{column}"', values)
+            by_match = {value: pk_value for pk_value, value in cursor.fetchall()}
+            for obj in objs:
+                setattr(obj, pk.attname, by_match[getattr(obj, match)])
+        else:
+            cursor.execute(sql, values)
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
 # --- the coverage table -------------------------------------------------------------------
 
 _ITEM_STATS = """
@@ -400,11 +435,12 @@ def _claim_block(campaign: Campaign, rater: Any, item_id: int, state: _ItemState
     expired = Assignment.objects.filter(
         _unit_q(reclaimed), output__item_id=item_id, status=Assignment.Status.ASSIGNED,
         lease_expires_at__lte=now).update(status=Assignment.Status.EXPIRED) if reclaimed else 0
-    created = Assignment.objects.bulk_create([
+    created = [
         Assignment(campaign=campaign, rater=rater, output_id=a, output_b_id=b, seed=seed,
                    position=start + i, lease_expires_at=now + lease)
         for i, (a, b) in enumerate(block_order(units, seed, pairwise=pairwise))
-    ])
+    ]
+    rows_insert(objs=created, match="position")  # positions are distinct within the block
     _coverage_write(campaign, item_id, state.qc, len(state.units),
                     state.taken - expired + len(units))
     first = created[0]

@@ -26,7 +26,7 @@ from annotations.selectors import (
     sql_columns,
 )
 
-from .assignments import assignment_settle_submission
+from .assignments import assignment_settle_submission, rows_insert
 
 SATISFACTION = "satisfaction"
 
@@ -134,34 +134,6 @@ def _lock_for_submit(assignment_id: int) -> Assignment:
 _LOCK_SQL: dict[str, str] = {}
 
 
-def _insert(objs: list[Any]) -> None:
-    """INSERT new rows of one model in one statement; the first row's pk is set if asked for.
-
-    What save()/bulk_create do for new rows (each field's pre_save and database prep), with
-    the statement written out: their ORM compile was ~1 ms of CPU each per submission.
-    """
-    if not objs:
-        return
-    model = type(objs[0])
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    values: list[Any] = []
-    for obj in objs:
-        values += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (f'INSERT INTO "{model._meta.db_table}" ('
-           + ", ".join(f'"{f.column}"' for f in fields) + ") VALUES "
-           + ", ".join([row] * len(objs)))
-    pk = model._meta.pk
-    with connection.cursor() as cursor:
-        if len(objs) == 1:
-            cursor.execute(f'{sql} RETURNING "{pk.column}"', values)
-            setattr(objs[0], pk.attname, cursor.fetchone()[0])
-        else:
-            cursor.execute(sql, values)
-    for obj in objs:
-        obj._state.adding, obj._state.db = False, connection.alias
-
-
 def rating_submit(*, assignment: Assignment, rater: Any, scores: dict[str, float],
                   satisfaction: float | None, comment: str, key: str, choice: str | None,
                   time_spent_ms: int | None, now: datetime | None = None,
@@ -215,10 +187,11 @@ def rating_submit(*, assignment: Assignment, rater: Any, scores: dict[str, float
         rating.full_clean(exclude=["rater", "output", "output_b", "assignment"],
                           validate_unique=False, validate_constraints=False)
         if existing is None:
-            _insert([rating])
+            rows_insert(objs=[rating])
         else:
             rating.save()
-        _insert([RatingValue(rating=rating, criterion=c, value=v) for c, v in values.items()])
+        rows_insert(objs=[RatingValue(rating=rating, criterion=c, value=v)
+                          for c, v in values.items()])
         assignment_settle_submission(assignment=assignment, now=now)
     rating._scores = {c.key: v for c, v in values.items()}  # type: ignore[attr-defined]
     return rating, existing is None
