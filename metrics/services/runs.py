@@ -520,6 +520,37 @@ _CONFLICT = {
 _COLUMNS = ("run_id", "campaign_id", "system_id", "output_id", "metric", "value", "reason",
             "details", "fingerprint", "updated_at")
 _UPDATED = ("run_id", "value", "reason", "details", "fingerprint", "updated_at")
+# PostgreSQL array types of _COLUMNS for the one-array-per-column upsert.
+_PG_TYPES = ("bigint", "bigint", "bigint", "bigint", "text", "double precision", "text",
+             "jsonb", "text", "timestamptz")
+_UNNEST_BATCH = 5_000
+# What JSONField's json.dumps accepts too: int keys (class labels) become strings.
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _upsert_unnest(values: Sequence[MetricValue], level: str) -> None:
+    """PostgreSQL: the same upsert with one array parameter per column (INSERT … SELECT FROM
+    unnest): ten parameters per statement instead of ten per row, so neither our code nor
+    psycopg formats a placeholder per value (a third of a chunk's database time before)."""
+    keys, predicate = _CONFLICT[level]
+    quote = connection.ops.quote_name
+    ordered = sorted(values, key=lambda v: tuple(getattr(v, key) for key in keys))
+    arrays = ", ".join(f"%s::{kind}[]" for kind in _PG_TYPES)
+    sql = (
+        f"INSERT INTO {quote(MetricValue._meta.db_table)} "
+        f"({', '.join(quote(c) for c in _COLUMNS)}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ({', '.join(quote(k) for k in keys)}) WHERE {predicate} DO UPDATE SET "
+        + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in _UPDATED)
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(ordered), _UNNEST_BATCH):
+            batch = ordered[start:start + _UNNEST_BATCH]
+            columns: list[list[Any]] = [[getattr(v, column) for v in batch]
+                                        for column in _COLUMNS]
+            # details go as JSON text (cast to jsonb by the array type), like JSONField saves.
+            columns[_COLUMNS.index("details")] = [
+                orjson.dumps(v.details, option=_JSON_OPTIONS).decode() for v in batch]
+            cursor.execute(sql, columns)
 
 
 def metric_values_upsert(*, values: Sequence[MetricValue], level: str) -> None:
@@ -530,6 +561,9 @@ def metric_values_upsert(*, values: Sequence[MetricValue], level: str) -> None:
     conflict key so concurrent duplicate chunks lock rows in the same order (no deadlock).
     """
     if not values:
+        return
+    if connection.vendor == "postgresql":
+        _upsert_unnest(values, level)
         return
     keys, predicate = _CONFLICT[level]
     meta = MetricValue._meta
