@@ -186,8 +186,8 @@ def campaign_outputs_upload(*, campaign: Campaign, stream: IO[bytes], name: str,
     The rows are validated and written by the bundle import's loader; a problem rolls
     everything back, including the removal of the outputs uploaded before.
     """
-    from .imports.common import CampaignImportResult, format_resolve, rows_read
-    from .imports.outputs import _OutputLoader
+    from .imports.common import CampaignImportResult, format_resolve
+    from .imports.outputs import outputs_load
 
     resolved = format_resolve(name, fmt)
     with transaction.atomic():
@@ -198,15 +198,9 @@ def campaign_outputs_upload(*, campaign: Campaign, stream: IO[bytes], name: str,
         Item.objects.filter(campaign=locked).delete()
         locked.baseline = None
         System.objects.filter(campaign=locked).delete()
-        loader = _OutputLoader(locked, {c.key: c for c in locked.criteria.all()}, name,
-                               resolved == "csv")
         problems = ProblemList()
-        try:
-            for line, row in rows_read(stream, name, resolved, problems):
-                loader.add(line, row, problems)
-            loader.finish(problems)
-        finally:
-            loader.writer.close()
+        loader = outputs_load(campaign=locked, stream=stream, name=name, fmt=resolved,
+                              problems=problems)
         if not problems and not loader.outputs_written:
             problems.add(Problem(name, 1, "the file has no outputs"))
         if not problems and baseline:

@@ -93,20 +93,29 @@ def campaign_import(
         ) from exc
 
 
-def _campaign_import(
-    spec: CampaignSpec, spec_name: str, stream: IO[bytes], name: str, fmt: str, created_by: Any
-) -> CampaignImportResult:
-    campaign = campaign_create(spec=spec, spec_name=spec_name, created_by=created_by)
-    criteria = list(campaign.criteria.all())
-    loader = _OutputLoader(campaign, {c.key: c for c in criteria}, name, fmt == "csv")
+def outputs_load(*, campaign: Campaign, stream: IO[bytes], name: str, fmt: str,
+                 problems: ProblemList) -> _OutputLoader:
+    """Validate and write output rows into campaign (its systems and items so far known);
+    problems are collected, not raised; the loader says what it wrote."""
+    loader = _OutputLoader(campaign, {c.key: c for c in campaign.criteria.all()}, name,
+                           fmt == "csv")
     loader.systems.update(campaign.systems.values_list("name", "id"))
-    problems = ProblemList()
     try:
         for line, row in rows_read(stream, name, fmt, problems):
             loader.add(line, row, problems)
         loader.finish(problems)
     finally:
         loader.writer.close()
+    return loader
+
+
+def _campaign_import(
+    spec: CampaignSpec, spec_name: str, stream: IO[bytes], name: str, fmt: str, created_by: Any
+) -> CampaignImportResult:
+    campaign = campaign_create(spec=spec, spec_name=spec_name, created_by=created_by)
+    problems = ProblemList()
+    loader = outputs_load(campaign=campaign, stream=stream, name=name, fmt=fmt,
+                          problems=problems)
     if not problems and spec.baseline is not None:
         baseline_id = loader.systems.get(spec.baseline)
         if baseline_id is None:

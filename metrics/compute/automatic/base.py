@@ -187,3 +187,11 @@ class MetricRegistry:
     def copy(self) -> MetricRegistry:
         """An independent registry with the same specs."""
         return MetricRegistry(list(self._specs.values()))
+
+
+def exp_or_none(x: float) -> float | None:
+    """exp(x), or None where it overflows a float (a perplexity too large to represent)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return None

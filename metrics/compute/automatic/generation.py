@@ -27,6 +27,7 @@ from metrics.compute.automatic.base import (
     MetricSpec,
     Need,
     OutputRecord,
+    exp_or_none,
     library_versions,
     missing,
     segment_mean,
@@ -280,22 +281,15 @@ def perplexity(records: Sequence[OutputRecord], options: MetricOptions) -> Metri
     for i in usable:
         logprobs = records[i].logprobs or ()
         nll = -math.fsum(logprobs)
-        segments[i] = _exp_or_none(nll / len(logprobs))
+        segments[i] = exp_or_none(nll / len(logprobs))
         total_nll += nll
         total_tokens += len(logprobs)
-    value = _exp_or_none(total_nll / total_tokens)
+    value = exp_or_none(total_nll / total_tokens)
     return MetricResult(
         name="perplexity", value=value, segments=tuple(segments),
         details={"tokens": total_tokens, "n": len(usable)},
         reason=None if value is not None else "perplexity overflows a float",
     )
-
-
-def _exp_or_none(x: float) -> float | None:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return None
 
 
 def exact_match(records: Sequence[OutputRecord], options: MetricOptions) -> MetricResult:

@@ -38,6 +38,7 @@ from metrics.compute.automatic.base import (
     MetricSpec,
     Need,
     OutputRecord,
+    exp_or_none,
     library_versions,
     missing,
 )
@@ -295,13 +296,6 @@ def _batches(todo: list[tuple[int, list[int]]]) -> list[list[tuple[int, list[int
     return batches
 
 
-def _exp_or_none(x: float) -> float | None:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return None
-
-
 def lm_perplexity(records: Sequence[OutputRecord], options: MetricOptions) -> MetricResult:
     """Perplexity under the local causal LM: segments exp(NLL/n) per output, corpus pooled.
 
@@ -329,7 +323,7 @@ def lm_perplexity(records: Sequence[OutputRecord], options: MetricOptions) -> Me
         if value is None:
             too_short_or_long += 1
             continue
-        segments[i] = _exp_or_none(value.nll / value.tokens)
+        segments[i] = exp_or_none(value.nll / value.tokens)
         stats[i] = [value.nll, value.tokens]
         total_nll += value.nll
         total_tokens += value.tokens
@@ -349,7 +343,7 @@ def lm_perplexity(records: Sequence[OutputRecord], options: MetricOptions) -> Me
             name=NAME, value=None, segments=tuple(segments), details=details,
             reason="no output has 2 to context-size tokens to score",
         )
-    value = _exp_or_none(total_nll / total_tokens)
+    value = exp_or_none(total_nll / total_tokens)
     return MetricResult(
         name=NAME, value=value, segments=tuple(segments), details=details,
         reason=None if value is not None else "perplexity overflows a float",
@@ -369,6 +363,6 @@ def lm_perplexity_pooled(stats: Sequence[Sequence[float]]) -> MetricResult:
     if not total_tokens:
         return MetricResult(name=NAME, value=None, details=details,
                             reason="no output has 2 to context-size tokens to score")
-    value = _exp_or_none(total_nll / total_tokens)
+    value = exp_or_none(total_nll / total_tokens)
     return MetricResult(name=NAME, value=value, details=details,
                         reason=None if value is not None else "perplexity overflows a float")
