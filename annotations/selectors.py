@@ -455,4 +455,25 @@ def _system_coverage(campaign: Campaign, now: datetime) -> list[SystemCoverage]:
     return result
 
 
-# Raters (the create_rater command).
+# --- the home page ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MyCampaign:
+    """A row of "My campaigns" on the home page."""
+
+    campaign: Campaign
+    progress: RaterProgress
+    started: bool
+    open: bool
+
+
+def rater_campaign_rows(*, user: Any) -> list[MyCampaign]:
+    """The campaigns the user rates in, each with their own progress, for the home page."""
+    rows = []
+    for membership in membership_list_for_rater(user=user).order_by("campaign__name"):
+        campaign = membership.campaign
+        progress = campaign_progress_get(campaign=campaign, user=user, admin=False).me
+        rows.append(MyCampaign(campaign, progress, bool(progress.done or progress.assigned),
+                               campaign.status == Campaign.Status.ACTIVE))
+    return rows

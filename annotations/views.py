@@ -17,11 +17,11 @@ from annotations.selectors import (
     campaign_list_for_admin,
     campaign_progress_get,
     membership_list_for_rater,
+    rater_campaign_rows,
 )
 from annotations.selectors_qc import qc_rater_stats
 from annotations.services import ImportFailed, campaign_import, ratings_import
 from annotations.services.campaigns import STATUS_TRANSITIONS
-from annotations.views_rater import rater_campaign_rows
 from metrics.services import report_build
 
 

@@ -7,7 +7,6 @@ redirects (POST/redirect/GET).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -42,26 +41,6 @@ UNAVAILABLE = {
 def _progress(campaign: Campaign, user: Any) -> RaterProgress:
     return campaign_progress_get(campaign=campaign, user=user, admin=False).me
 
-
-@dataclass(frozen=True)
-class MyCampaign:
-    """A row of "My campaigns" on the home page."""
-
-    campaign: Campaign
-    progress: RaterProgress
-    started: bool
-    open: bool
-
-
-def rater_campaign_rows(*, user: Any) -> list[MyCampaign]:
-    """The campaigns the user rates in, each with their own progress, for the home page."""
-    rows = []
-    for membership in membership_list_for_rater(user=user).order_by("campaign__name"):
-        campaign = membership.campaign
-        progress = _progress(campaign, user)
-        rows.append(MyCampaign(campaign, progress, bool(progress.done or progress.assigned),
-                               campaign.status == Campaign.Status.ACTIVE))
-    return rows
 
 
 def _unavailable(request: HttpRequest, campaign: Campaign) -> HttpResponse:

@@ -20,8 +20,8 @@ from annotations.models import (
     RatingRevision,
     RatingValue,
 )
+from annotations.selectors import rater_campaign_rows
 from annotations.services.assignments import assignment_claim_next
-from annotations.views_rater import rater_campaign_rows
 from tests.annotations.factories import (
     CampaignFactory,
     CriterionFactory,
