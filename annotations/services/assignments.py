@@ -28,6 +28,7 @@ rater is done (no QC after it). An excluded rater gets no more work.
 from __future__ import annotations
 
 import random
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import combinations
@@ -55,6 +56,8 @@ from annotations.selectors import (
     item_assignments_get,
     item_outputs_get,
     live_q,
+    model_from_row,
+    sql_columns,
 )
 
 from .campaigns import membership_add
@@ -134,20 +137,57 @@ def _lock_item(item_id: int, *, skip_locked: bool) -> bool:
         return cursor.fetchone() is not None
 
 
+_LOCK_OUTPUTS_SQL: dict[str, str] = {}
+
+
+def _lock_item_outputs(item_id: int) -> list[Output] | None:
+    """Lock one item row (SKIP LOCKED) and read its outputs in id order, the item attached,
+    in one statement; None when another claimer holds the item."""
+    sql = _LOCK_OUTPUTS_SQL.get(connection.vendor)
+    if sql is None:
+        sql = (f"SELECT {sql_columns(Item, 'i')}, {sql_columns(Output, 'o')}"
+               f' FROM "{Item._meta.db_table}" i'
+               f' LEFT JOIN "{Output._meta.db_table}" o ON o."item_id" = i."id"'
+               f' WHERE i."id" = %s ORDER BY o."id"')
+        if connection.features.has_select_for_update_of:
+            sql += " FOR UPDATE OF i SKIP LOCKED"
+        _LOCK_OUTPUTS_SQL[connection.vendor] = sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [item_id])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    item = model_from_row(Item, rows[0], 0)
+    n_item = len(Item._meta.concrete_fields)
+    outputs = []
+    for row in rows:
+        output = model_from_row(Output, row, n_item)
+        if output is not None:  # None: the item has no outputs (LEFT JOIN)
+            output.item = item
+            outputs.append(output)
+    return outputs  # type: ignore[return-value]
+
+
 def _lock_items(item_ids: set[int]) -> None:
     """Blocking locks in id order: claimers never wait (SKIP LOCKED), so no deadlock."""
     list(Item.objects.select_for_update().filter(pk__in=sorted(item_ids)).order_by("pk")
          .values_list("pk", flat=True))
 
 
-def rows_insert(*, objs: list[Any], match: str | None = None) -> None:
+def rows_insert(*, objs: list[Any], match: str | None = None,
+                also: tuple[str, list[Any]] | None = None) -> None:
     """INSERT new rows of one model in one written-out statement and mark them saved.
 
     What save()/bulk_create do for new rows (each field's pre_save and database prep),
     without their ORM compile (~1 ms of CPU per statement on the rater path). The pk is set
-    on a single row, or, with `match` (a field unique among the rows), on every row.
+    on a single row, or, with `match` (a field unique among the rows), on every row. `also`:
+    another write (sql, params) done in the same statement on PostgreSQL (a data-modifying
+    WITH), right after it elsewhere.
     """
     if not objs:
+        if also is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(*also)
         return
     model = type(objs[0])
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
@@ -159,18 +199,28 @@ def rows_insert(*, objs: list[Any], match: str | None = None) -> None:
            + ", ".join(f'"{f.column}"' for f in fields) + ") VALUES "
            + ", ".join([row] * len(objs)))
     pk = model._meta.pk
+    returning = None
+    if len(objs) == 1:
+        returning = f'"{pk.column}"'
+    elif match is not None:
+        returning = f'"{pk.column}", "{model._meta.get_field(match).column}"'
+    together = also is not None and connection.vendor == "postgresql"
+    if returning is not None:
+        sql += f" RETURNING {returning}"
+    if together:
+        sql = f"WITH new_rows AS ({sql}), also_done AS ({also[0]}) " + (
+            "SELECT * FROM new_rows" if returning is not None else "SELECT 1")
+        values += also[1]
     with connection.cursor() as cursor:
+        cursor.execute(sql, values)
         if len(objs) == 1:
-            cursor.execute(f'{sql} RETURNING "{pk.column}"', values)
             setattr(objs[0], pk.attname, cursor.fetchone()[0])
         elif match is not None:
-            column = model._meta.get_field(match).column
-            cursor.execute(f'{sql} RETURNING "{pk.column}", "{column}"', values)
             by_match = {value: pk_value for pk_value, value in cursor.fetchall()}
             for obj in objs:
                 setattr(obj, pk.attname, by_match[getattr(obj, match)])
-        else:
-            cursor.execute(sql, values)
+        if also is not None and not together:
+            cursor.execute(*also)
     for obj in objs:
         obj._state.adding, obj._state.db = False, connection.alias
 
@@ -248,16 +298,6 @@ def _coverage_sync(campaign: Campaign, *, full: bool) -> None:
         # Lock timeout: someone held a row for longer; the guide stays as it was.
 
 
-def _has_new_items(campaign: Campaign) -> bool:
-    """Whether the campaign has items newer than the newest one the guide knows (new ids)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {Item._meta.db_table} i WHERE i.campaign_id = %(campaign)s "
-            f"AND i.id > COALESCE((SELECT MAX(item_id) FROM {COVERAGE} "
-            f"WHERE campaign_id = %(campaign)s), 0) LIMIT 1", {"campaign": campaign.pk})
-        return cursor.fetchone() is not None
-
-
 def assignment_coverage_rebuild(*, campaign: Campaign) -> None:
     """Recount the engine's per-item coverage of the campaign from its assignments."""
     _coverage_sync(campaign, full=True)
@@ -265,14 +305,17 @@ def assignment_coverage_rebuild(*, campaign: Campaign) -> None:
 
 def _coverage_write(campaign: Campaign, item_id: int, qc: int, units: int, taken: int) -> None:
     """Store one locked item's exact coverage (the caller holds the item lock)."""
-    fill = taken / units if units else 1e9
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {COVERAGE} (item_id, campaign_id, qc, units, taken, fill) "
+        cursor.execute(*_coverage_write_sql(campaign, item_id, qc, units, taken))
+
+
+def _coverage_write_sql(campaign: Campaign, item_id: int, qc: int, units: int, taken: int
+                        ) -> tuple[str, list[Any]]:
+    fill = taken / units if units else 1e9
+    return (f"INSERT INTO {COVERAGE} (item_id, campaign_id, qc, units, taken, fill) "
             f"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (item_id) DO UPDATE SET "
             f"qc = excluded.qc, units = excluded.units, taken = excluded.taken, "
-            f"fill = excluded.fill",
-            [item_id, campaign.pk, qc, units, taken, fill])
+            f"fill = excluded.fill", [item_id, campaign.pk, qc, units, taken, fill])
 
 
 # --- finding work ---------------------------------------------------------------------------
@@ -307,7 +350,7 @@ SELECT c.item_id, c.fill FROM {coverage} c
 """
 
 _LAPSED = """
-SELECT c.item_id, (c.taken - l.n) * 1.0 / c.units FROM (
+SELECT c.item_id, (c.taken - l.n) * 1.0 / c.units AS fill FROM (
     SELECT lo.item_id, COUNT(*) AS n FROM (
         SELECT a.output_id FROM {assignment} a
          WHERE a.campaign_id = %(campaign)s AND a.status = 'assigned'
@@ -319,16 +362,26 @@ SELECT c.item_id, (c.taken - l.n) * 1.0 / c.units FROM (
  WHERE c.qc = %(qc)s AND c.units > 0
 """
 
-# Which of a page of candidate items the rater already had (assigned, or rated, e.g. by an
-# import). A separate, page-bounded query: whichever plan the database picks, it costs a few
-# probes per candidate or one pass over the rater's own history, never candidates x history.
-_SEEN = """
-SELECT DISTINCT so.item_id FROM {output} so
- WHERE so.item_id IN ({ids})
-   AND (EXISTS (SELECT 1 FROM {assignment} sa WHERE sa.output_id = so.id
-                   AND sa.rater_id = %s)
-        OR EXISTS (SELECT 1 FROM {rating} sr WHERE sr.output_id = so.id AND sr.rater_id = %s))
+# One page of candidates: the least-filled items of the class (`page` = 1), on the first page
+# also the items with the oldest lapsed leases (`page` = 0), each marked with whether the rater
+# already had it (assigned, or rated, e.g. by an import). The page is materialised first, so
+# the mark costs a few index probes per candidate whichever plan the database picks, never
+# candidates x the rater's history; one statement instead of three on the claim path.
+_CANDIDATES = """
+WITH cand AS {materialized} (
+    SELECT f.item_id, f.fill, 1 AS page FROM ({fresh}) f
+    {lapsed}
+)
+SELECT cand.item_id, cand.fill, cand.page,
+       EXISTS (SELECT 1 FROM {output} so WHERE so.item_id = cand.item_id
+                  AND (EXISTS (SELECT 1 FROM {assignment} sa WHERE sa.output_id = so.id
+                                  AND sa.rater_id = %(rater)s)
+                       OR EXISTS (SELECT 1 FROM {rating} sr WHERE sr.output_id = so.id
+                                     AND sr.rater_id = %(rater)s))) AS seen
+  FROM cand
 """
+
+_LAPSED_PAGE = "UNION ALL SELECT lp.item_id, lp.fill, 0 FROM ({lapsed}) lp"
 
 
 def _candidate_items(campaign: Campaign, rater: Any, now: datetime, *, qc: int = QC_NONE,
@@ -344,23 +397,28 @@ def _candidate_items(campaign: Campaign, rater: Any, now: datetime, *, qc: int =
     copies = qc in (QC_DEGRADED, QC_REPEAT)
     fresh = _COPIES.format(copy_ok=_COPY_OK.format(**tables), **tables) if copies else \
         _FRESH.format(**tables)
+    sql = _CANDIDATES.format(
+        fresh=fresh, materialized="MATERIALIZED" if _materialize_ok() else "",
+        # lapsed leases are few; they join the first page
+        lapsed=_LAPSED_PAGE.format(lapsed=_LAPSED.format(**tables)) if offset == 0 else "",
+        **tables)
     found: dict[int, float] = {}
+    page_rows = 0
     with connection.cursor() as cursor:
-        cursor.execute(fresh, params)
-        rows = cursor.fetchall()
-        found.update(rows)
-        if offset == 0:  # lapsed leases are few; they join the first page
-            cursor.execute(_LAPSED.format(**tables), params)
-            for item_id, fill in cursor.fetchall():
+        cursor.execute(sql, params)
+        for item_id, fill, page, had in cursor.fetchall():
+            page_rows += page
+            if not had:
                 found[item_id] = min(fill, found.get(item_id, fill))
-        if found:
-            ids = list(found)
-            cursor.execute(_SEEN.format(ids=", ".join(["%s"] * len(ids)), **tables),
-                           [*ids, rater.pk, rater.pk])
-            for (item_id,) in cursor.fetchall():
-                found.pop(item_id, None)
     ordered = sorted(found, key=lambda item_id: (found[item_id], item_id))
-    return ordered, len(rows) == CANDIDATES
+    return ordered, page_rows == CANDIDATES
+
+
+def _materialize_ok() -> bool:
+    """`WITH ... AS MATERIALIZED`: every PostgreSQL Django 5.2 supports, SQLite from 3.35."""
+    if connection.vendor == "sqlite":
+        return sqlite3.sqlite_version_info >= (3, 35)
+    return connection.vendor == "postgresql"
 
 
 @dataclass(frozen=True)
@@ -374,9 +432,12 @@ class _ItemState:
     outputs: dict[int, Output]  # the item's outputs, with the item
 
 
-def _item_state(campaign: Campaign, item_id: int, rater: Any, now: datetime) -> _ItemState:
-    """Units, live counts and the rater's history of a locked item (two queries)."""
-    outputs = item_outputs_get(item_id=item_id)
+def _item_state(campaign: Campaign, item_id: int, rater: Any, now: datetime,
+                outputs: list[Output] | None = None) -> _ItemState:
+    """Units, live counts and the rater's history of a locked item (two queries, or one
+    when its outputs, with the item, are given)."""
+    if outputs is None:
+        outputs = item_outputs_get(item_id=item_id)
     output_ids = [output.pk for output in outputs]
     if campaign.kind == Campaign.Kind.PAIRWISE:
         units: list[Unit] = [(a, b) for a, b in combinations(output_ids, 2)]
@@ -391,7 +452,7 @@ def _item_state(campaign: Campaign, item_id: int, rater: Any, now: datetime) -> 
     lapsed: set[Unit] = set()
     taken = 0
     rows = [(a.output_id, a.output_b_id, a.rater_id, a.status, a.lease_expires_at)
-            for a in item_assignments_get(item_id=item_id)]
+            for a in item_assignments_get(output_ids=output_ids)]
     for output_id, output_b_id, rater_id, status, expires in rows:
         key = _unit_key(output_id, output_b_id)
         if rater is not None and rater_id == rater.pk:
@@ -440,9 +501,9 @@ def _claim_block(campaign: Campaign, rater: Any, item_id: int, state: _ItemState
                    position=start + i, lease_expires_at=now + lease)
         for i, (a, b) in enumerate(block_order(units, seed, pairwise=pairwise))
     ]
-    rows_insert(objs=created, match="position")  # positions are distinct within the block
-    _coverage_write(campaign, item_id, state.qc, len(state.units),
-                    state.taken - expired + len(units))
+    # positions are distinct within the block; the guide's row written by the same statement
+    rows_insert(objs=created, match="position", also=_coverage_write_sql(
+        campaign, item_id, state.qc, len(state.units), state.taken - expired + len(units)))
     first = created[0]
     first.output = state.outputs[first.output_id]
     if first.output_b_id is not None:
@@ -505,10 +566,11 @@ def _search(campaign: Campaign, rater: Any, now: datetime, *, qc: int, last_item
                                             offset=offset, lapsed=lapsed)
         for item_id in candidates:
             # Another rater claiming this item right now: move on rather than wait.
-            if not _lock_item(item_id, skip_locked=True):
+            outputs = _lock_item_outputs(item_id)
+            if outputs is None:
                 busy = busy or item_id
                 continue
-            state = _item_state(campaign, item_id, rater, now)
+            state = _item_state(campaign, item_id, rater, now, outputs)
             units = _free_units(campaign, state)
             if not units:
                 # Full, or only units the rater had: correct the guide and move on.
@@ -538,16 +600,30 @@ def _membership_lock(campaign: Campaign, rater: Any) -> bool | None:
     return None if row is None else bool(row[0])
 
 
-def _last_position(campaign: Campaign, rater: Any) -> tuple[int, int] | None:
-    """(position, item id) of the rater's last assignment in the campaign, if any."""
+_POSITION = """
+SELECT lp.position, lp.item_id, {news} FROM (SELECT 1 AS one) d
+  LEFT JOIN (SELECT a.position, o.item_id FROM {assignment} a
+               JOIN {output} o ON o.id = a.output_id
+              WHERE a.campaign_id = %(campaign)s AND a.rater_id = %(rater)s
+              ORDER BY a.position DESC LIMIT 1) lp ON 1 = 1
+"""
+
+# Items newer than the newest one the guide knows (ids only grow).
+_NEWS = """EXISTS (SELECT 1 FROM {item} i WHERE i.campaign_id = %(campaign)s
+   AND i.id > COALESCE((SELECT MAX(item_id) FROM {coverage}
+                         WHERE campaign_id = %(campaign)s), 0))"""
+
+
+def _last_position(campaign: Campaign, rater: Any, *, check_new: bool
+                   ) -> tuple[tuple[int, int] | None, bool]:
+    """((position, item id) of the rater's last assignment in the campaign, or None; whether
+    the guide is missing new items, when check_new) in one statement."""
     tables = _tables()
+    sql = _POSITION.format(news=_NEWS.format(**tables) if check_new else "0", **tables)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f'SELECT a."position", o."item_id" FROM "{tables["assignment"]}" a '
-            f'JOIN "{tables["output"]}" o ON o."id" = a."output_id" '
-            f'WHERE a."campaign_id" = %s AND a."rater_id" = %s '
-            f'ORDER BY a."position" DESC LIMIT 1', [campaign.pk, rater.pk])
-        return cursor.fetchone()
+        cursor.execute(sql, {"campaign": campaign.pk, "rater": rater.pk})
+        position, item_id, news = cursor.fetchone()
+    return (None if position is None else (position, item_id)), bool(news)
 
 
 def assignment_claim_next(*, campaign: Campaign, rater: Any, now: datetime | None = None,
@@ -602,13 +678,13 @@ def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int, *,
         quota_left = _quota_left(campaign, rater, now)
         if quota_left == 0:  # QC items come within the work, never after the quota
             return None
-        if check_new and _has_new_items(campaign):
+        last, news = _last_position(campaign, rater, check_new=check_new)
+        if news:
             return _NEW_ITEMS
         if wait_for is not None:
             # Held only by a claim or a submission for a moment; then the search sees it.
             _lock_item(wait_for, skip_locked=False)
         qc = qc_draw(seed, campaign.options)
-        last = _last_position(campaign, rater)
         start, last_item = (0, None) if last is None else (last[0] + 1, last[1])
         found: Any = None
         busy = None

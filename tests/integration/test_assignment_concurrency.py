@@ -104,3 +104,42 @@ def test_concurrent_raters_never_push_a_unit_over_k(kind):
     assert ratings.count() == len(submitted) == len(set(submitted))
     assert not Assignment.objects.filter(campaign=campaign, status=Assignment.Status.SUBMITTED,
                                          ratings__isnull=True).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_claimer_skips_an_item_another_transaction_holds_and_reads_it_once_free():
+    """The claim's lock-and-read of an item (one statement, SKIP LOCKED) against a real lock."""
+    from django.db import transaction
+
+    from annotations.services.assignments import _lock_item_outputs
+
+    _skip_unless_postgres()
+    campaign = make_campaign(items=1, systems=3, overlap=1)
+    item = campaign.items.get()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                list(type(item).objects.select_for_update().filter(pk=item.pk))
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(timeout=30)
+        with transaction.atomic():
+            assert _lock_item_outputs(item.pk) is None  # held elsewhere: skipped, no wait
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    with transaction.atomic():
+        outputs = _lock_item_outputs(item.pk)
+    assert outputs is not None
+    assert [o.pk for o in outputs] == sorted(item.outputs.values_list("pk", flat=True))
+    assert {o.item.pk for o in outputs} == {item.pk}

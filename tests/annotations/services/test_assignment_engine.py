@@ -402,17 +402,19 @@ def test_when_only_held_items_are_left_the_claim_waits_for_one_instead_of_giving
     campaign = make_campaign(items=2, systems=1, overlap=1)
     busy = set(campaign.items.values_list("pk", flat=True))  # another claimer holds both
     waited: list[int] = []
-    real_lock = assignments._lock_item
+    real_lock, real_lock_outputs = assignments._lock_item, assignments._lock_item_outputs
 
     def lock(item_id, *, skip_locked):
-        if not skip_locked:  # a blocking lock returns once the other claimer is done
-            waited.append(item_id)
-            busy.discard(item_id)
-        elif item_id in busy:
-            return False
+        assert not skip_locked  # claims skip held items through _lock_item_outputs
+        waited.append(item_id)  # a blocking lock returns once the other claimer is done
+        busy.discard(item_id)
         return real_lock(item_id, skip_locked=skip_locked)
 
+    def lock_outputs(item_id):  # SKIP LOCKED: nothing while another claimer holds it
+        return None if item_id in busy else real_lock_outputs(item_id)
+
     monkeypatch.setattr(assignments, "_lock_item", lock)
+    monkeypatch.setattr(assignments, "_lock_item_outputs", lock_outputs)
 
     assignment = assignment_claim_next(campaign=campaign, rater=make_rater(campaign))
 
