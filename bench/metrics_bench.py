@@ -224,7 +224,7 @@ def profile_chunk(chunk_size: int) -> None:
     from annotations.models import Campaign
     from metrics.services.runs import metric_run_chunk_execute, metric_run_start
 
-    with mock.patch("metrics.services.runs.metric_run_queue"):
+    with mock.patch("metrics.services.runs.lifecycle.metric_run_queue"):
         run = metric_run_start(campaign=Campaign.objects.get(slug=SLUG), metrics=list(METRICS),
                                chunk_size=chunk_size, force=True)
     profiler = cProfile.Profile()

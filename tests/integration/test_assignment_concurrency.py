@@ -113,7 +113,7 @@ def test_a_claimer_skips_an_item_another_transaction_holds_and_reads_it_once_fre
     """The claim's lock-and-read of an item (one statement, SKIP LOCKED) against a real lock."""
     from django.db import transaction
 
-    from annotations.services.assignments import _lock_item_outputs
+    from annotations.services.assignments.rows import _lock_item_outputs
 
     _skip_unless_postgres()
     campaign = make_campaign(items=1, systems=3, overlap=1)

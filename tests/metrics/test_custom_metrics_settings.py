@@ -40,7 +40,7 @@ def test_a_custom_metric_from_settings_runs_and_is_reported_like_a_built_in(cust
         spec_stream=io.BytesIO(json.dumps(spec).encode()), spec_name="spec.json",
         outputs_stream=io.BytesIO("".join(json.dumps(r) + "\n" for r in rows).encode()),
         outputs_name="o.jsonl").campaign
-    with mock.patch("metrics.services.runs.metric_run_queue"):
+    with mock.patch("metrics.services.runs.lifecycle.metric_run_queue"):
         run = metric_run_start(campaign=campaign)
     run_all(run)
     report = report_build(campaign=campaign, n_resamples=0)

@@ -397,12 +397,12 @@ def test_repeats_made_by_the_qc_service_come_back_later_never_right_after_the_so
 
 def test_when_only_held_items_are_left_the_claim_waits_for_one_instead_of_giving_up(
         monkeypatch):
-    from annotations.services import assignments
+    from annotations.services.assignments import claim, search
 
     campaign = make_campaign(items=2, systems=1, overlap=1)
     busy = set(campaign.items.values_list("pk", flat=True))  # another claimer holds both
     waited: list[int] = []
-    real_lock, real_lock_outputs = assignments._lock_item, assignments._lock_item_outputs
+    real_lock, real_lock_outputs = claim._lock_item, search._lock_item_outputs
 
     def lock(item_id, *, skip_locked):
         assert not skip_locked  # claims skip held items through _lock_item_outputs
@@ -413,8 +413,8 @@ def test_when_only_held_items_are_left_the_claim_waits_for_one_instead_of_giving
     def lock_outputs(item_id):  # SKIP LOCKED: nothing while another claimer holds it
         return None if item_id in busy else real_lock_outputs(item_id)
 
-    monkeypatch.setattr(assignments, "_lock_item", lock)
-    monkeypatch.setattr(assignments, "_lock_item_outputs", lock_outputs)
+    monkeypatch.setattr(claim, "_lock_item", lock)
+    monkeypatch.setattr(search, "_lock_item_outputs", lock_outputs)
 
     assignment = assignment_claim_next(campaign=campaign, rater=make_rater(campaign))
 
@@ -424,9 +424,9 @@ def test_when_only_held_items_are_left_the_claim_waits_for_one_instead_of_giving
 
 def test_a_lapsed_lease_beyond_the_oldest_ones_is_still_found_before_nothing_left(
         monkeypatch):
-    from annotations.services import assignments
+    from annotations.services.assignments import claim
 
-    monkeypatch.setattr(assignments, "LAPSED", 1)
+    monkeypatch.setattr(claim, "LAPSED", 1)  # what a claim's search looks at
     campaign = make_campaign(items=2, systems=1, overlap=1, options={"lease_minutes": 5})
     late, early, rater = make_rater(campaign), make_rater(campaign), make_rater(campaign)
     start = timezone.now()

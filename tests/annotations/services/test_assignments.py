@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from annotations.models import Assignment, Campaign, CampaignMembership, Criterion
-from annotations.services import assignment_claim_next, assignments
-from annotations.services.assignments import block_order
+from annotations.services import assignment_claim_next
+from annotations.services.assignments import block_order, search
 from tests.annotations.factories import (
     CampaignFactory,
     CriterionFactory,
@@ -237,9 +237,9 @@ def test_pairwise_blocks_hold_every_pair_of_the_item_with_sides_from_the_seed():
 def test_items_locked_by_other_claimers_are_skipped_and_later_pages_tried(monkeypatch):
     campaign = make_campaign(items=3, systems=1, overlap=1)
     first_two = list(campaign.items.order_by("pk").values_list("pk", flat=True))[:2]
-    real_lock = assignments._lock_item_outputs
-    monkeypatch.setattr(assignments, "CANDIDATES", 1)
-    monkeypatch.setattr(assignments, "_lock_item_outputs", lambda item_id: (
+    real_lock = search._lock_item_outputs
+    monkeypatch.setattr(search, "CANDIDATES", 1)
+    monkeypatch.setattr(search, "_lock_item_outputs", lambda item_id: (
         None if item_id in first_two else real_lock(item_id)))
 
     assignment = assignment_claim_next(campaign=campaign, rater=make_rater(campaign))

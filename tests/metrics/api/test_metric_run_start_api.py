@@ -37,7 +37,7 @@ def test_start_creates_a_pending_run_of_the_campaigns_metrics_and_queues_it_on_c
     client = admin_client(campaign)
 
     # when the admin starts a run without naming metrics
-    with mock.patch("metrics.services.runs.metric_run_queue") as queue, \
+    with mock.patch("metrics.services.runs.lifecycle.metric_run_queue") as queue, \
             django_capture_on_commit_callbacks(execute=True):
         response = client.post(url(campaign), {}, format="json")
 

@@ -69,7 +69,8 @@ def test_metrics_option_selects_metrics_and_reports_skipped_ones(eager):
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_run_exits_1_with_its_error(eager):
     campaign = make_campaign(items=2)
-    with mock.patch("metrics.services.runs.chunk_records_get", side_effect=RuntimeError("boom")):
+    with mock.patch("metrics.services.runs.chunks.chunk_records_get",
+                    side_effect=RuntimeError("boom")):
         code, _, err = run_command(campaign.slug, "--wait")
     assert code == 1
     run = MetricRun.objects.get(campaign=campaign)
@@ -81,7 +82,7 @@ def test_a_failing_run_exits_1_with_its_error(eager):
 @pytest.mark.django_db
 def test_without_wait_it_prints_the_run_and_returns(django_capture_on_commit_callbacks):
     campaign = make_campaign(items=3)
-    with mock.patch("metrics.services.runs.metric_run_queue") as queue, \
+    with mock.patch("metrics.services.runs.lifecycle.metric_run_queue") as queue, \
             django_capture_on_commit_callbacks(execute=True):
         code, out, _ = run_command(campaign.slug, "--chunk-size", "4")
     run = MetricRun.objects.get(campaign=campaign)

@@ -66,7 +66,7 @@ def run_all(run: MetricRun) -> MetricRun:
 
 @pytest.fixture
 def queue() -> Iterator[mock.Mock]:
-    with mock.patch("metrics.services.runs.metric_run_queue") as patched:
+    with mock.patch("metrics.services.runs.lifecycle.metric_run_queue") as patched:
         yield patched
 
 

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def queue() -> Iterator[mock.Mock]:
-    with mock.patch("metrics.services.runs.metric_run_queue") as patched:
+    with mock.patch("metrics.services.runs.lifecycle.metric_run_queue") as patched:
         yield patched
 
 

@@ -25,7 +25,7 @@ METRICS = ["bleu", "rougeL"]
 
 @pytest.fixture(autouse=True)
 def queue() -> Iterator[mock.Mock]:
-    with mock.patch("metrics.services.runs.metric_run_queue") as patched:
+    with mock.patch("metrics.services.runs.lifecycle.metric_run_queue") as patched:
         yield patched
 
 
@@ -202,7 +202,7 @@ def test_a_new_library_version_recomputes_everything():
     run_all(metric_run_start(campaign=campaign))
     versions = {"sacrebleu": "99.0", "rouge-score": "0.1.2", "nltk": "3.9", "scikit-learn": "1",
                 "numpy": "2", "scipy": "1"}
-    with mock.patch("metrics.services.runs.library_versions", return_value=versions):
+    with mock.patch("metrics.services.runs.lifecycle.library_versions", return_value=versions):
         run = run_all(metric_run_start(campaign=campaign))
     assert counts(run) == (6, 0, 2, 0)
 
@@ -233,11 +233,11 @@ def test_another_language_model_recomputes_lm_perplexity_but_not_the_other_metri
     # given a run whose fingerprints were taken with one local model
     campaign = make_campaign(items=3, metrics=["bleu"])
     run = metric_run_start(campaign=campaign)
-    with mock.patch("metrics.services.runs.lm_identity", return_value={"model": "a.gguf"}):
+    with mock.patch("metrics.services.runs.digests.lm_identity", return_value={"model": "a.gguf"}):
         lm_before = metric_digest(run=run, name="lm_perplexity")
         bleu_before = metric_digest(run=run, name="bleu")
     # when the configured model changes (or the extra is installed since)
-    with mock.patch("metrics.services.runs.lm_identity", return_value={"model": "b.gguf"}):
+    with mock.patch("metrics.services.runs.digests.lm_identity", return_value={"model": "b.gguf"}):
         lm_after = metric_digest(run=run, name="lm_perplexity")
         bleu_after = metric_digest(run=run, name="bleu")
     # then only lm_perplexity's stored values stop matching

@@ -209,7 +209,7 @@ def test_correlations_are_scipy_on_per_output_mean_scores_and_segment_metrics(db
         output.text = " ".join(["the", "cat", "sat", "on", "a", "mat"][: 2 + n % 5])
         output.save(update_fields=["text"])
     campaign.items.update(references=["the cat sat on a mat"])
-    with mock.patch("metrics.services.runs.metric_run_queue"):
+    with mock.patch("metrics.services.runs.lifecycle.metric_run_queue"):
         run = metric_run_start(campaign=campaign, metrics=["bleu"])
     run_all(run)
     # when the report is built
