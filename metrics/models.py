@@ -94,15 +94,19 @@ class MetricValue(models.Model):
 
     run = models.ForeignKey(MetricRun, null=True, blank=True, on_delete=models.SET_NULL,
                             related_name="values")
+    # No single-column indexes on campaign, system and output: the composite indexes below
+    # lead with each of them (fewer indexes to maintain on every value written).
     campaign = models.ForeignKey(
-        "annotations.Campaign", on_delete=models.CASCADE, related_name="metric_values"
+        "annotations.Campaign", on_delete=models.CASCADE, related_name="metric_values",
+        db_index=False,
     )
     system = models.ForeignKey(
-        "annotations.System", on_delete=models.CASCADE, related_name="metric_values"
+        "annotations.System", on_delete=models.CASCADE, related_name="metric_values",
+        db_index=False,
     )
     output = models.ForeignKey(
         "annotations.Output", null=True, blank=True, on_delete=models.CASCADE,
-        related_name="metric_values",
+        related_name="metric_values", db_index=False,
     )
     metric = models.CharField(max_length=64)
     value = models.FloatField(null=True, blank=True)
@@ -125,7 +129,12 @@ class MetricValue(models.Model):
                 name="metricvalue_corpus_unique",
             ),
         ]
-        indexes = [models.Index(fields=["campaign", "metric"], name="metricvalue_campaign_metric")]
+        indexes = [
+            models.Index(fields=["campaign", "metric"], name="metricvalue_campaign_metric"),
+            # a system's segment values of one metric in output order (finalize)
+            models.Index(fields=["system", "metric", "output"], condition=Q(output__isnull=False),
+                         name="metricvalue_system_segments"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.metric}={self.value}"

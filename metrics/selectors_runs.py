@@ -173,22 +173,28 @@ def corpus_fingerprints_get(*, campaign_id: int) -> dict[tuple[int, str], str]:
 
 
 def segment_values_for_system(*, system_id: int, metric: str) -> list[float | None]:
-    """The stored segment values of one metric over a system's non-QC outputs."""
+    """The stored segment values of one metric over a system's outputs.
+
+    Runs store segment values of non-QC outputs only (QC outputs are left out of every run),
+    so the system's segment rows are read as they are, from one index range.
+    """
     return list(
         MetricValue.objects.filter(system_id=system_id, metric=metric, output__isnull=False)
-        .filter(output__in=_run_outputs().filter(system_id=system_id).values("id"))
-        .values_list("value", flat=True).iterator(chunk_size=10_000)
+        .order_by().values_list("value", flat=True).iterator(chunk_size=_FETCH)
     )
 
 
 def segment_stats_for_system(*, system_id: int, metric: str) -> list[tuple[float | None, Any]]:
-    """(value, details) of one metric's stored segment values over a system's non-QC outputs,
-    in output id order (details hold sacrebleu's segment statistics)."""
+    """(value, details) of one metric's stored segment values over a system's outputs, in
+    output id order (details hold sacrebleu's segment statistics)."""
     return list(
         MetricValue.objects.filter(system_id=system_id, metric=metric, output__isnull=False)
-        .filter(output__in=_run_outputs().filter(system_id=system_id).values("id"))
-        .order_by("output_id").values_list("value", "details").iterator(chunk_size=10_000)
+        .order_by("output_id").values_list("value", "details").iterator(chunk_size=_FETCH)
     )
+
+
+# Rows per fetch when reading a system's values (bounded memory for very large systems).
+_FETCH = 50_000
 
 
 def metric_run_get(*, run_id: int) -> MetricRun:

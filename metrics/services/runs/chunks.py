@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from metrics.compute.automatic import (
     metric_compute_many,
     metric_get,
 )
+from metrics.compute.automatic.generation import ROUGE_TYPES
 from metrics.models import MetricRun, MetricRunChunk, MetricValue
 from metrics.selectors_runs import (
     ChunkRecords,
@@ -49,32 +51,94 @@ def metric_run_chunk_execute(*, run_id: int, chunk_index: int) -> int:
         campaign_id=run.campaign_id, first_id=chunk.first_output_id,
         last_id=chunk.last_output_id, metrics=names,
     )
-    values, reused = _chunk_values(run, names, data, digests, stored, timezone.now())
+    with _ValueWriter(background=_write_behind_ok()) as writer:
+        computed, reused = _chunk_values(run, names, data, digests, stored, timezone.now(),
+                                         writer.write)
+        writer.wait()  # every value stored (or the writer's error raised) before "done"
+        with transaction.atomic():
+            metric_values_upsert(values=writer.held, level="segment")
+            counted = MetricRunChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(
+                done_at=timezone.now(), digests=_system_digests(data, digests)
+            )
+            if counted:
+                MetricRun.objects.filter(pk=run_id).update(
+                    chunks_done=F("chunks_done") + 1,
+                    outputs_done=F("outputs_done") + len(data.output_ids),
+                    segments_computed=F("segments_computed") + computed,
+                    segments_reused=F("segments_reused") + reused,
+                )
+    return len(data.output_ids) if counted else 0
+
+
+def _write_behind_ok() -> bool:
+    """Write values from a second connection while computing: PostgreSQL, outside any
+    transaction (a worker's task; not inside a test's or a caller's atomic block, whose
+    uncommitted rows another connection could not see)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+class _ValueWriter:
+    """Stores a chunk's values as each metric family is computed.
+
+    In the background (a worker's task on PostgreSQL) each batch is upserted by one writer
+    thread with its own connection, in its own transaction, while the next family is
+    computed: the database's work overlaps the metric libraries' instead of following it.
+    The chunk is marked done only after every batch is stored; a failure leaves it not
+    done, to be retried (upserts are idempotent, and a stored value whose fingerprint
+    matches is reused). Otherwise the values are held and stored with the chunk's
+    completion, in one transaction.
+    """
+
+    def __init__(self, *, background: bool) -> None:
+        self.held: list[MetricValue] = []
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="metric-values") \
+            if background else None
+        self._pending: list[Future[None]] = []
+
+    def write(self, values: list[MetricValue]) -> None:
+        if self._pool is None:
+            self.held.extend(values)
+        elif values:
+            self._pending.append(self._pool.submit(_upsert_batch, values))
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def __enter__(self) -> _ValueWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            # Let queued writes finish, then close the writer thread's connection.
+            for future in self._pending:
+                future.exception()
+            self._pool.submit(_close_connection).result()
+            self._pool.shutdown(wait=True)
+
+
+def _close_connection() -> None:
+    connection.close()  # looked up in the calling thread: the writer's own connection
+
+
+def _upsert_batch(values: list[MetricValue]) -> None:
     with transaction.atomic():
         metric_values_upsert(values=values, level="segment")
-        counted = MetricRunChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(
-            done_at=timezone.now(), digests=_system_digests(data, digests)
-        )
-        if counted:
-            MetricRun.objects.filter(pk=run_id).update(
-                chunks_done=F("chunks_done") + 1,
-                outputs_done=F("outputs_done") + len(data.output_ids),
-                segments_computed=F("segments_computed") + len(values),
-                segments_reused=F("segments_reused") + reused,
-            )
-    return len(data.output_ids) if counted else 0
 
 
 def _chunk_values(
     run: MetricRun, names: Sequence[str], data: ChunkRecords, digests: Sequence[bytes],
     stored: Mapping[tuple[int, str], str], now: Any,
-) -> tuple[list[MetricValue], int]:
-    """The segment values to store for a chunk, and how many stored ones are kept.
+    write: Callable[[list[MetricValue]], None],
+) -> tuple[int, int]:
+    """Compute a chunk's segment values, handing each metric family's to `write`; returns
+    (values computed, stored values kept).
 
     Only the records whose fingerprint changed are computed (a segment value depends on its
     own record alone, the contract of a segment-level metric). Metrics with the same changed
-    records are computed together (metric_compute_many: ROUGE types share one scorer).
-    sacrebleu metrics keep each segment's statistics in `details` for finalize.
+    records are computed family by family (metric_compute_many: ROUGE types share one
+    scorer). sacrebleu metrics keep each segment's statistics in `details` for finalize.
     """
     prints: dict[str, list[str]] = {}
     groups: dict[tuple[int, ...], list[str]] = {}
@@ -85,18 +149,27 @@ def _chunk_values(
             zip(data.output_ids, prints[name], strict=True))
             if stored.get((output_id, name)) != fingerprint)
         groups.setdefault(changed, []).append(name)
-    values: list[MetricValue] = []
-    reused = 0
+    computed = reused = 0
     for changed, group in groups.items():
         reused += (len(data.output_ids) - len(changed)) * len(group)
         if not changed:
             continue
-        results = metric_compute_many(group, [data.records[i] for i in changed],
-                                      _options(run, segments=True))
-        for name in group:
-            values.extend(_segment_values(run, name, results[name], data, changed,
-                                          prints[name], now))
-    return values, reused
+        records = [data.records[i] for i in changed]
+        for family in _families(group):
+            results = metric_compute_many(family, records, _options(run, segments=True))
+            values: list[MetricValue] = []
+            for name in family:
+                values.extend(_segment_values(run, name, results[name], data, changed,
+                                              prints[name], now))
+            write(values)
+            computed += len(values)
+    return computed, reused
+
+
+def _families(names: Sequence[str]) -> list[list[str]]:
+    """Metrics computed together: the ROUGE types (one shared scorer), each other alone."""
+    rouge = [name for name in names if name in ROUGE_TYPES]
+    return ([rouge] if rouge else []) + [[name] for name in names if name not in ROUGE_TYPES]
 
 
 def _segment_values(run: MetricRun, name: str, result: MetricResult, data: ChunkRecords,
