@@ -156,12 +156,17 @@ def system_id_list_for_campaign(*, campaign_id: int) -> list[int]:
 def segment_fingerprints_get(
     *, campaign_id: int, first_id: int, last_id: int, metrics: Sequence[str]
 ) -> dict[tuple[int, str], str]:
-    """(output id, metric) → stored fingerprint of the segment values in an output id range."""
+    """(output id, metric) → stored fingerprint of the segment values in an output id range.
+
+    Filtered on the output range alone in SQL (one range of the (output, metric) index;
+    with the campaign in the WHERE the planner could read every value of the campaign per
+    chunk), the campaign in Python: ids of other campaigns' outputs may fall in the range.
+    """
     rows = MetricValue.objects.filter(
-        campaign_id=campaign_id, output_id__gte=first_id, output_id__lte=last_id,
-        metric__in=list(metrics),
-    ).values_list("output_id", "metric", "fingerprint")
-    return {(output_id, metric): fingerprint for output_id, metric, fingerprint in rows}
+        output_id__gte=first_id, output_id__lte=last_id, metric__in=list(metrics),
+    ).values_list("campaign_id", "output_id", "metric", "fingerprint")
+    return {(output_id, metric): fingerprint
+            for campaign, output_id, metric, fingerprint in rows if campaign == campaign_id}
 
 
 def corpus_fingerprints_get(*, campaign_id: int) -> dict[tuple[int, str], str]:

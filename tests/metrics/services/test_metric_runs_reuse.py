@@ -243,3 +243,22 @@ def test_another_language_model_recomputes_lm_perplexity_but_not_the_other_metri
     # then only lm_perplexity's stored values stop matching
     assert lm_before != lm_after
     assert bleu_before == bleu_after
+
+
+def test_fingerprints_of_an_output_range_are_only_the_campaigns_own():
+    """Another campaign's outputs inside the id range do not lend it their fingerprints."""
+    from metrics.selectors_runs import segment_fingerprints_get
+
+    first, second = make_campaign(items=2), make_campaign(items=2)
+    for campaign in (first, second):
+        for output in Output.objects.filter(item__campaign=campaign):
+            MetricValue.objects.create(campaign=campaign, system=output.system, output=output,
+                                       metric="bleu", value=1.0,
+                                       fingerprint=f"fp-{campaign.pk}-{output.pk}")
+    ids = sorted(Output.objects.values_list("pk", flat=True))
+
+    got = segment_fingerprints_get(campaign_id=first.pk, first_id=ids[0], last_id=ids[-1],
+                                   metrics=["bleu"])
+
+    own = Output.objects.filter(item__campaign=first).values_list("pk", flat=True)
+    assert got == {(pk, "bleu"): f"fp-{first.pk}-{pk}" for pk in own}
