@@ -240,18 +240,39 @@ def token_get_with_user(*, key: str) -> Token | None:
 
 # --- the rater flow ---------------------------------------------------------------------
 
-def campaign_get_for_rater(*, user: Any, slug: str) -> Campaign:
-    """The campaign if the user is one of its raters; 404 otherwise (no existence leak)."""
-    if "rater_campaign" not in _WORK_SQL:
+# The rubric as raters see it, aggregated in the campaign's own statement (PostgreSQL).
+_RUBRIC_JSON = (
+    "(SELECT json_agg(json_build_object('key', k.\"key\", 'label', k.\"label\","
+    " 'help_text', k.\"help_text\", 'min', k.\"scale_min\", 'max', k.\"scale_max\","
+    " 'labels', k.\"scale_labels\", 'required', k.\"required\")"
+    ' ORDER BY k."position", k."id") FROM "{criterion}" k WHERE k."campaign_id" = c."id")'
+)
+
+
+def campaign_get_for_rater(*, user: Any, slug: str, with_rubric: bool = False) -> Campaign:
+    """The campaign if the user is one of its raters; 404 otherwise (no existence leak).
+
+    with_rubric: on PostgreSQL the same statement also reads the rubric payload, which
+    criterion_payload_list then returns without a query of its own.
+    """
+    rubric = with_rubric and connection.vendor == "postgresql"
+    name = "rater_campaign_rubric" if rubric else "rater_campaign"
+    if name not in _WORK_SQL:
         t = _tables()
-        _WORK_SQL["rater_campaign"] = (
-            f"SELECT {sql_columns(Campaign, 'c')} FROM \"{t['campaign']}\" c"
+        extra = ", " + _RUBRIC_JSON.format(criterion=Criterion._meta.db_table) if rubric else ""
+        _WORK_SQL[name] = (
+            f"SELECT {sql_columns(Campaign, 'c')}{extra} FROM \"{t['campaign']}\" c"
             f' WHERE c."slug" = %s AND EXISTS (SELECT 1 FROM "{t["membership"]}" m'
             f' WHERE m."campaign_id" = c."id" AND m."user_id" = %s AND m."role" = %s)')
-    row = _fetch_one(_WORK_SQL["rater_campaign"], [slug, user.pk, CampaignMembership.Role.RATER])
+    row = _fetch_one(_WORK_SQL[name], [slug, user.pk, CampaignMembership.Role.RATER])
     if row is None:
         raise Http404("no such campaign")
-    return model_from_row(Campaign, row, 0)  # type: ignore[return-value]
+    campaign = model_from_row(Campaign, row, 0)
+    if rubric:
+        campaign._rubric_payload = [  # type: ignore[union-attr]
+            {**criterion, "min": float(criterion["min"]), "max": float(criterion["max"])}
+            for criterion in row[-1] or []]
+    return campaign  # type: ignore[return-value]
 
 
 def criterion_list_for_campaign(*, campaign: Campaign) -> list[Criterion]:
@@ -269,8 +290,12 @@ def criterion_list_for_campaign(*, campaign: Campaign) -> list[Criterion]:
 def criterion_payload_list(*, campaign: Campaign) -> list[dict[str, Any]]:
     """The rubric as raters see it (key, label, help_text, min, max, labels, required).
 
-    One query, in rubric order; the rater `next` payload embeds it as is.
+    One query, in rubric order (none when campaign_get_for_rater read it with the
+    campaign); the rater `next` payload embeds it as is.
     """
+    known = getattr(campaign, "_rubric_payload", None)
+    if known is not None:
+        return [dict(criterion) for criterion in known]
     return [{"key": c.key, "label": c.label, "help_text": c.help_text,
              "min": float(c.scale_min), "max": float(c.scale_max), "labels": c.scale_labels,
              "required": c.required}

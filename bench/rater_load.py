@@ -393,6 +393,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="phase B: submissions per rater process (fewer on 204)")
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1,
                         help="gunicorn sync workers (default 2 x cores + 1)")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help="unmeasured next -> submit loops of a warm-up rater before phase "
+                             "A (default 20 x workers; 0: none)")
     parser.add_argument("--replay-rate", type=float, default=0.02,
                         help="share of submissions sent again with the same key")
     parser.add_argument("--time-limit", type=float, default=300.0,
@@ -414,6 +417,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      "must be >= 1")
     if not 0 <= args.replay_rate <= 1:
         parser.error("--replay-rate must be between 0 and 1")
+    if args.warmup is None:
+        args.warmup = 20 * args.workers
+    if args.warmup < 0:
+        parser.error("--warmup must be >= 0")
     parts = urlsplit(args.database_url)
     if parts.scheme not in ("postgres", "postgresql"):
         parser.error("--database-url must be a postgres:// URL")
@@ -473,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         seq_token = out.strip().splitlines()[-1].strip()
         tokens = [rater_create(username=f"rater-{i:03d}", campaign=campaign).token
                   for i in range(1, args.concurrency + 1)]
+        warm_token = rater_create(username="rater-warmup", campaign=campaign).token
         connections.close_all()  # nothing open across the fork below
         print(f"  {1 + args.concurrency} raters with tokens; setup took "
               f"{time.perf_counter() - started:.1f} s")
@@ -491,6 +499,15 @@ def main(argv: list[str] | None = None) -> int:
         # Warm every worker (imports, URL resolver) so phase A measures steady state.
         for _ in range(4 * args.workers):
             request(port, "GET", "/healthz/", None, None)
+        # ... and its rater path: a separate rater's next -> submit loops, not measured, so
+        # that each worker's database connection has its statements prepared and planned
+        # (PostgreSQL plans a prepared statement afresh for its first five runs), as on a
+        # server that has been up for a while. --warmup 0 shows the cold figures.
+        warm = rater_loop(port, warm_token, args.warmup, args.time_limit, 0.0, args.seed + 7) \
+            if args.warmup else Result()
+        if args.warmup:
+            print(f"warm-up: {len(warm.created)} next -> submit loops by another rater "
+                  f"(not measured){'; errors: ' + '; '.join(warm.errors) if warm.errors else ''}")
         # The floor under every figure below on this machine right now: a fresh connection,
         # a Django request and one `SELECT 1`. On a busy machine it shows how much of a
         # latency is the engine's and how much is everybody's.
@@ -533,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
 
         stop_gunicorn(gunicorn)
         print("\ninvariants (database, both phases):")
-        ok_inv = check_invariants(seq.created + conc.created)
+        ok_inv = check_invariants(warm.created + seq.created + conc.created)
         ok_inv &= ok_a and ok_b
         if not (ok_a and ok_b):
             print("  requests failed, a replay was wrong, or a loop stopped short: VIOLATION")

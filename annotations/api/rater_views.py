@@ -118,7 +118,7 @@ class CampaignNextApi(APIView):
 
     @extend_schema(responses={200: OutputSerializer, 204: None})
     def get(self, request: Request, slug: str) -> Response:
-        campaign = campaign_get_for_rater(user=request.user, slug=slug)
+        campaign = campaign_get_for_rater(user=request.user, slug=slug, with_rubric=True)
         assignment = assignment_claim_next(campaign=campaign, rater=request.user)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)

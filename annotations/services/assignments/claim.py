@@ -152,13 +152,14 @@ def _claim(campaign: Campaign, rater: Any, now: datetime, seed: int, *,
         excluded = _membership_lock(campaign, rater)
         if excluded:  # an admin excluded this rater: no more work, open or new
             return None
-        resumed = _resume(campaign, rater, now, lease)
-        if resumed is not None:
-            return resumed
+        last, news, has_open = _last_position(campaign, rater, check_new=check_new)
+        if has_open:  # a block in hand (lapsed, or claimed by a double-clicked twin)
+            resumed = _resume(campaign, rater, now, lease)
+            if resumed is not None:
+                return resumed
         quota_left = _quota_left(campaign, rater, now)
         if quota_left == 0:  # QC items come within the work, never after the quota
             return None
-        last, news = _last_position(campaign, rater, check_new=check_new)
         if news:
             return _NEW_ITEMS
         if wait_for is not None:

@@ -238,7 +238,10 @@ def _membership_lock(campaign: Campaign, rater: Any) -> bool | None:
 
 
 _POSITION = """
-SELECT lp.position, lp.item_id, {news} FROM (SELECT 1 AS one) d
+SELECT lp.position, lp.item_id, {news},
+       EXISTS (SELECT 1 FROM {assignment} oa WHERE oa.campaign_id = %(campaign)s
+                  AND oa.rater_id = %(rater)s AND oa.status = %(assigned)s)
+  FROM (SELECT 1 AS one) d
   LEFT JOIN (SELECT a.position, o.item_id FROM {assignment} a
                JOIN {output} o ON o.id = a.output_id
               WHERE a.campaign_id = %(campaign)s AND a.rater_id = %(rater)s
@@ -252,12 +255,14 @@ _NEWS = """EXISTS (SELECT 1 FROM {item} i WHERE i.campaign_id = %(campaign)s
 
 
 def _last_position(campaign: Campaign, rater: Any, *, check_new: bool
-                   ) -> tuple[tuple[int, int] | None, bool]:
-    """((position, item id) of the rater's last assignment in the campaign, or None; whether
-    the guide is missing new items, when check_new) in one statement."""
+                   ) -> tuple[tuple[int, int] | None, bool, bool]:
+    """In one statement: (position, item id) of the rater's last assignment in the campaign,
+    or None; whether the guide is missing new items (when check_new); whether the rater holds
+    any open assignment (lapsed or not)."""
     tables = _tables()
     sql = _POSITION.format(news=_NEWS.format(**tables) if check_new else "0", **tables)
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"campaign": campaign.pk, "rater": rater.pk})
-        position, item_id, news = cursor.fetchone()
-    return (None if position is None else (position, item_id)), bool(news)
+        cursor.execute(sql, {"campaign": campaign.pk, "rater": rater.pk,
+                             "assigned": Assignment.Status.ASSIGNED})
+        position, item_id, news, has_open = cursor.fetchone()
+    return (None if position is None else (position, item_id)), bool(news), bool(has_open)

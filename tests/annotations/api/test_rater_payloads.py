@@ -66,3 +66,25 @@ def test_rating_payload_equals_the_serializer() -> None:
     assert rating_payload(rating=rating) == RatingSubmitApi.OutputSerializer(rating).data
     stored = Rating.objects.get(pk=rating.pk)  # read back: scores come from the database
     assert rating_payload(rating=stored) == RatingSubmitApi.OutputSerializer(stored).data
+
+
+def test_the_rubric_read_with_the_campaign_equals_the_rubric_query() -> None:
+    """campaign_get_for_rater(with_rubric=True) (one statement on PostgreSQL) gives the same
+    payload, types included, as the rubric's own query."""
+    from annotations.selectors import campaign_get_for_rater
+
+    campaign = make_campaign(items=1, systems=1)
+    Criterion.objects.filter(campaign=campaign, key="fluency").update(
+        scale_labels={"1": "poor", "5": "excellent"}, help_text="<b>plain</b> text",
+        scale_min=0, scale_max=10.5, required=False)
+    rater = make_rater(campaign)
+
+    with_rubric = campaign_get_for_rater(user=rater, slug=campaign.slug, with_rubric=True)
+    alone = campaign_get_for_rater(user=rater, slug=campaign.slug)
+
+    got, expected = criterion_payload_list(campaign=with_rubric), \
+        criterion_payload_list(campaign=alone)
+    assert got == expected
+    assert [list(c) for c in got] == [list(c) for c in expected]  # key order of the JSON
+    assert [(type(c["min"]), type(c["max"]), type(c["required"])) for c in got] == \
+        [(float, float, bool)] * len(expected)
