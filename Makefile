@@ -58,6 +58,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy evalproject annotations metrics
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=evalproject.settings.test
 
 # PostgreSQL-only tests (row locks under concurrency) are deselected here and run in the

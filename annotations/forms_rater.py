@@ -225,7 +225,7 @@ class RatingForm(forms.Form):
     def groups(self) -> list[Group]:
         """The fieldsets in page order, with their points and keyboard hints."""
         if self.pairwise:
-            return [self._choice_group("choice", self.fields["choice"].label, "", True)] + [
+            return [self._choice_group("choice", str(self.fields["choice"].label), "", True)] + [
                 self._choice_group(f"pref_{c.key}", c.label, c.help_text, False)
                 for c in self.criteria]
         return [self._score_group(c) for c in self.criteria]
@@ -271,7 +271,8 @@ class SkipForm(forms.Form):
     other = forms.CharField(required=False, max_length=180, label="Other reason")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("reason") == "other" and not (data.get("other") or "").strip():
             self.add_error("other", "Say in a few words why you skip this item.")
         return data

@@ -4,7 +4,7 @@ rater actions and quality-control copies."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -86,7 +86,7 @@ class CampaignForm(forms.Form):
         if campaign is not None:
             del self.fields["slug"]  # links already point at it
             systems = list(campaign.systems.values_list("pk", "name"))
-            self.fields["baseline"].choices = [("", "none"), *systems]
+            _choice_field(self, "baseline").choices = [("", "none"), *systems]
             if not systems:
                 del self.fields["baseline"]
         else:
@@ -179,7 +179,8 @@ class CriterionForm(forms.Form):
         return not self.empty_permitted or bool(typed)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         low, high = data.get("min"), data.get("max")
         scale_ok = low is not None and high is not None and low < high
         if low is not None and high is not None and not scale_ok:
@@ -191,7 +192,7 @@ class CriterionForm(forms.Form):
                 self.add_error("labels", str(exc))
             else:
                 outside = [v for v in data["labels"] if not low <= float(v) <= high] \
-                    if scale_ok else []
+                    if low is not None and high is not None and scale_ok else []
                 if outside:
                     self.add_error("labels", f"{outside[0]} is outside the scale")
         return data
@@ -203,6 +204,18 @@ class CriterionForm(forms.Form):
                 "level": data["level"], "required": data["required"]}
 
 
+def _deleted(form: forms.Form) -> bool:
+    """Whether the formset row's delete box is ticked (the formset has can_delete)."""
+    return bool(form.cleaned_data.get(forms.formsets.DELETION_FIELD_NAME, False))
+
+
+def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
+    field = form.fields[name]
+    if not isinstance(field, forms.ChoiceField):
+        raise TypeError(f"{name} is not a choice field")
+    return field
+
+
 class BaseCriterionFormSet(forms.BaseFormSet):
     def clean(self) -> None:
         if any(self.errors):
@@ -210,7 +223,7 @@ class BaseCriterionFormSet(forms.BaseFormSet):
         seen: dict[str, int] = {}
         kept = 0
         for form in self.forms:
-            if not form.has_changed() or self._should_delete_form(form):
+            if not form.has_changed() or _deleted(form):
                 continue
             kept += 1
             key = form.cleaned_data["key"]
@@ -222,12 +235,13 @@ class BaseCriterionFormSet(forms.BaseFormSet):
 
     def spec_criteria(self) -> list[dict[str, Any]]:
         return [form.spec_entry() for form in self.forms
-                if form.has_changed() and not self._should_delete_form(form)]
+                if form.has_changed() and not _deleted(form)]
 
 
-CriterionFormSet = forms.formset_factory(
+# formset_factory builds a subclass of BaseCriterionFormSet (its stub says BaseFormSet).
+CriterionFormSet = cast(type[BaseCriterionFormSet], forms.formset_factory(
     CriterionForm, formset=BaseCriterionFormSet, extra=2, can_delete=True, max_num=50,
-    validate_max=True)
+    validate_max=True))
 
 
 def criteria_initial(campaign: Campaign | None) -> list[dict[str, Any]]:
@@ -275,7 +289,8 @@ class SignupForm(forms.Form):
         return username
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         first, second = data.get("password1"), data.get("password2")
         if first and second and first != second:
             self.add_error("password2", "the two passwords differ")
@@ -292,7 +307,7 @@ class ReassignForm(forms.Form):
 
     def __init__(self, *args: Any, raters: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["to_rater"].choices = [(r, r) for r in raters]
+        _choice_field(self, "to_rater").choices = [(r, r) for r in raters]
 
 
 class ExcludeForm(forms.Form):

@@ -186,8 +186,10 @@ def _values_of(output_ids: list[int], *fields: str) -> Iterator[tuple[Any, ...]]
 
 def _control_stats(campaign: Campaign) -> dict[int, tuple[int, int]]:
     """rater id -> (control ratings seen, passed)."""
-    controls = dict(Output.objects.filter(item__campaign=campaign, control__isnull=False)
-                    .values_list("pk", "control"))
+    controls: dict[int, dict[str, Any]] = {
+        pk: control for pk, control in
+        Output.objects.filter(item__campaign=campaign, control__isnull=False)
+        .values_list("pk", "control") if control is not None}
     ratings: dict[int, tuple[int, dict[str, Any], dict[str, float]]] = {}
     for rater_id, rating_id, output_id, key, value in _values_of(
             list(controls), "rating__rater_id", "rating_id", "rating__output_id",

@@ -30,7 +30,7 @@ from annotations.selectors import (
 from annotations.services.assignments import assignment_claim_next, assignment_skip
 from annotations.services.ratings import rating_scores, rating_submit
 
-UNAVAILABLE = {
+UNAVAILABLE: dict[str, str] = {
     Campaign.Status.DRAFT: "This campaign has not started yet. Please come back later.",
     Campaign.Status.PAUSED: "This campaign is paused for now. Your work so far is saved; "
                             "please come back later.",

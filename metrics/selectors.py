@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -60,7 +60,7 @@ def counted_rater_q(campaign: Campaign, rater_field: str) -> Exists:
     excluded = CampaignMembership.objects.filter(
         campaign=campaign, user=OuterRef(rater_field), excluded=True
     )
-    return ~Exists(excluded)
+    return cast(Exists, ~Exists(excluded))  # Exists.__invert__ returns a negated Exists
 
 
 def rating_value_queryset(*, campaign: Campaign) -> QuerySet[RatingValue]:
@@ -121,7 +121,7 @@ def corpus_metric_values(*, campaign: Campaign) -> dict[int, dict[str, float | N
 def segment_metric_arrays(*, campaign: Campaign) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Metric name → (output ids, values) of the segment-level values, as arrays sorted by id."""
     ids: dict[str, list[int]] = {}
-    values: dict[str, list[float]] = {}
+    values: dict[str, list[float | None]] = {}  # never None: filtered in the query
     for output_id, metric, value in (
         MetricValue.objects.filter(real_output_q("output__"), campaign=campaign,
                                    output__isnull=False, value__isnull=False)
@@ -166,7 +166,7 @@ class PairwiseTable:
 
 
 CHOICE_NONE = -2
-_CHOICE_CODES = {Rating.Choice.A: 1, Rating.Choice.B: -1, Rating.Choice.TIE: 0}
+_CHOICE_CODES: dict[str, int] = {Rating.Choice.A: 1, Rating.Choice.B: -1, Rating.Choice.TIE: 0}
 
 
 def _choice_code(value: object) -> int:

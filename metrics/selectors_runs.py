@@ -142,7 +142,7 @@ def campaign_inputs_available(*, campaign: Campaign) -> frozenset[Need]:
     return frozenset(need for need, present in checks.items() if present)
 
 
-def qc_output_ids_for_campaign(*, campaign: Campaign) -> QuerySet[Output]:
+def qc_output_ids_for_campaign(*, campaign: Campaign) -> QuerySet[Output, Any]:
     """Ids of the campaign's QC outputs (control items and QC copies), as a subquery."""
     return Output.objects.filter(_QC_OUTPUT, item__campaign=campaign).values("id")
 

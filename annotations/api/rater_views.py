@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotations.models import Assignment, Campaign, Rating
+from annotations.models import Assignment, Campaign, Output, Rating
 from annotations.selectors import (
     assignment_get_for_rater,
     campaign_get_for_progress,
@@ -37,7 +37,9 @@ def next_payload(*, assignment: Assignment, campaign: Campaign,
     Instantiating the nested serializers cost more CPU than the rest of a resumed `next`;
     tests/annotations/api/test_rater_payloads.py checks this against the serializer.
     """
-    shown = [assignment.output] + ([assignment.output_b] if assignment.output_b_id else [])
+    shown = [assignment.output]
+    if assignment.output_b_id:
+        shown.append(cast(Output, assignment.output_b))  # loaded with the assignment
     show_references = (campaign.options or {}).get("show_references", True)
     return {
         "assignment": assignment.pk,
@@ -46,7 +48,8 @@ def next_payload(*, assignment: Assignment, campaign: Campaign,
         "input": assignment.output.item.input,
         "references": (assignment.output.item.references or []) if show_references else [],
         "criteria": criteria,
-        "lease_expires_at": _DATETIME.to_representation(assignment.lease_expires_at),
+        "lease_expires_at": (_DATETIME.to_representation(assignment.lease_expires_at)
+                             if assignment.lease_expires_at else None),
     }
 
 
@@ -92,12 +95,12 @@ class CampaignNextApi(APIView):
 
         class CriterionSerializer(serializers.Serializer):
             key = serializers.CharField()
-            label = serializers.CharField()
-            help_text = serializers.CharField()
+            label = serializers.CharField()  # type: ignore[assignment]
+            help_text = serializers.CharField()  # type: ignore[assignment]
             min = serializers.FloatField(source="scale_min")
             max = serializers.FloatField(source="scale_max")
             labels = serializers.JSONField(source="scale_labels")
-            required = serializers.BooleanField()
+            required = serializers.BooleanField()  # type: ignore[assignment]
 
         assignment = serializers.IntegerField(source="pk")
         kind = serializers.CharField(source="campaign.kind")
@@ -109,7 +112,7 @@ class CampaignNextApi(APIView):
 
         def get_outputs(self, assignment: Any) -> list[dict[str, Any]]:
             shown = [assignment.output] + ([assignment.output_b] if assignment.output_b_id else [])
-            return self.TextSerializer(shown, many=True).data
+            return list(self.TextSerializer(shown, many=True).data)
 
         def get_references(self, assignment: Any) -> list[Any]:
             if not (assignment.campaign.options or {}).get("show_references", True):

@@ -31,12 +31,12 @@ def _problems_response(failure: ImportFailed) -> Response:
 
 class CriterionOutputSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     min = serializers.FloatField(source="scale_min")
     max = serializers.FloatField(source="scale_max")
     level = serializers.CharField()
-    required = serializers.BooleanField()
-    help_text = serializers.CharField()
+    required = serializers.BooleanField()  # type: ignore[assignment]
+    help_text = serializers.CharField()  # type: ignore[assignment]
     labels = serializers.JSONField(source="scale_labels")
 
 

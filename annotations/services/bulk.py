@@ -10,7 +10,7 @@ import json
 import queue
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -70,6 +70,7 @@ def bulk_session() -> Iterator[None]:
 
 
 Write = tuple[type[Model], Sequence[str], Sequence[tuple] | str]
+TextWrite = tuple[type[Model], Sequence[str], str]  # a Write whose rows are COPY text
 
 
 def _as_text(rows: Sequence[tuple] | str) -> str:
@@ -128,7 +129,7 @@ class _CopyPipeline:
     def __init__(self) -> None:
         connection.ensure_connection()
         self.raw = connection.connection
-        self.jobs: queue.Queue[tuple[Any, list[Write]] | None] = queue.Queue(maxsize=2)
+        self.jobs: queue.Queue[tuple[Any, list[TextWrite]] | None] = queue.Queue(maxsize=2)
         self.failure: BatchFailed | None = None
         self.thread = threading.Thread(target=self._run, name="bulk-copy", daemon=True)
         self.thread.start()
@@ -138,7 +139,7 @@ class _CopyPipeline:
             if self.failure is None:
                 self._copy(*job)
 
-    def _copy(self, tag: Any, writes: list[tuple[type[Model], Sequence[str], str]]) -> None:
+    def _copy(self, tag: Any, writes: list[TextWrite]) -> None:
         with self.raw.cursor() as cursor:
             cursor.execute("SAVEPOINT evalproject_bulk")
             try:
@@ -215,7 +216,7 @@ def _copy_uncell(cell: str, convert: Any) -> Any:
 def copy_rows(model: type[Model], columns: Sequence[str], text: str) -> list[tuple]:
     """COPY text back into tuples of Python values (for databases without COPY)."""
     fields = {f.column: f for f in model._meta.concrete_fields}
-    converters = []
+    converters: list[Callable[[str], Any]] = []
     for column in columns:
         kind = fields[column].get_internal_type()
         if kind == "DateTimeField":

@@ -18,6 +18,7 @@ from annotations.models import (
     System,
 )
 
+from .bulk import analyze_tables
 from .problems import ImportFailed, Problem, ProblemList
 from .spec import CampaignSpec
 
@@ -156,11 +157,11 @@ def campaign_draft_update(*, campaign: Campaign, spec: CampaignSpec, by: Any,
         criterion.full_clean()
         criterion.save()
     keys = {c.key for c in spec.criteria} | set(spec.metrics)
-    for name, value in (("name", spec.name), ("kind", spec.kind),
-                        ("instructions", spec.instructions), ("overlap", spec.overlap),
-                        ("metrics", list(spec.metrics)), ("options", spec.options),
-                        ("composite", {k: w for k, w in (locked.composite or {}).items()
-                                       if k in keys})):
+    fields: tuple[tuple[str, Any], ...] = (
+        ("name", spec.name), ("kind", spec.kind), ("instructions", spec.instructions),
+        ("overlap", spec.overlap), ("metrics", list(spec.metrics)), ("options", spec.options),
+        ("composite", {k: w for k, w in (locked.composite or {}).items() if k in keys}))
+    for name, value in fields:
         setattr(locked, name, value)
     if baseline_id is not None or locked.baseline_id is not None:
         _baseline_set(locked, baseline_id)
@@ -172,7 +173,10 @@ def campaign_draft_update(*, campaign: Campaign, spec: CampaignSpec, by: Any,
 def _baseline_set(campaign: Campaign, system_id: int | None) -> None:
     if system_id is not None and not campaign.systems.filter(pk=system_id).exists():
         raise CampaignStateError("the baseline must be one of the campaign's systems")
-    campaign.systems.filter(is_baseline=True).exclude(pk=system_id).update(is_baseline=False)
+    others = campaign.systems.filter(is_baseline=True)
+    if system_id is not None:
+        others = others.exclude(pk=system_id)
+    others.update(is_baseline=False)
     if system_id is not None:
         campaign.systems.filter(pk=system_id).update(is_baseline=True)
     campaign.baseline_id = system_id
@@ -211,6 +215,7 @@ def campaign_outputs_upload(*, campaign: Campaign, stream: IO[bytes], name: str,
                 _baseline_set(locked, loader.systems[baseline])
         problems.raise_if_any()
         locked.save(update_fields=["baseline", "updated_at"])
+    analyze_tables(Item)  # fresh planner statistics, as after campaign_import
     campaign.baseline_id = locked.baseline_id
     return CampaignImportResult(campaign=locked, systems=len(loader.systems),
                                 items=len(loader.items), outputs=loader.outputs_written)

@@ -21,7 +21,7 @@ from annotations.models import (
 )
 from annotations.selectors import (
     criterion_list_for_campaign,
-    model_from_row,
+    model_in_row,
     rating_get_for_unit,
     sql_columns,
 )
@@ -128,7 +128,7 @@ def _lock_for_submit(assignment_id: int) -> Assignment:
         row = cursor.fetchone()
     if row is None:
         raise Assignment.DoesNotExist("assignment deleted")
-    return model_from_row(Assignment, row, 0)  # type: ignore[return-value]
+    return model_in_row(Assignment, row, 0)
 
 
 _LOCK_SQL: dict[str, str] = {}

@@ -7,7 +7,7 @@ import io
 import json
 import math
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, Literal, overload
 
 import orjson
 
@@ -257,6 +257,12 @@ def _number(value: Any, field: str) -> float:
     return number
 
 
+@overload
+def as_number(row: dict[str, Any], field: str, *, required: Literal[True],
+              minimum: float | None = None) -> float: ...
+@overload
+def as_number(row: dict[str, Any], field: str, *, required: bool = False,
+              minimum: float | None = None) -> float | None: ...
 def as_number(row: dict[str, Any], field: str, *, required: bool = False,
               minimum: float | None = None) -> float | None:
     """A finite number (CSV text is parsed); None when absent and optional."""

@@ -37,10 +37,10 @@ class CampaignExportApi(APIView):
         campaign = campaign_get_for_admin(user=request.user, slug=slug)
         fmt = request.query_params.get("format", "json")
         if fmt == "csv":
-            response = StreamingHttpResponse(csv_lines(campaign=campaign),
-                                             content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="{campaign.slug}.csv"'
-            return response
+            stream = StreamingHttpResponse(csv_lines(campaign=campaign),
+                                           content_type="text/csv; charset=utf-8")
+            stream["Content-Disposition"] = f'attachment; filename="{campaign.slug}.csv"'
+            return stream
         if fmt == "xlsx":
             handle = tempfile.NamedTemporaryFile(suffix=".xlsx")  # noqa: SIM115 - FileResponse closes it
             report_xlsx_write(campaign=campaign, path=Path(handle.name))

@@ -111,10 +111,11 @@ def _chunks(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
         yield chunk
 
 
-def _segment_metrics(output_ids: set[int], names: list[str]) -> dict[int, dict[str, float]]:
+def _segment_metrics(output_ids: set[int], names: list[str]
+                     ) -> dict[int, dict[str, float | None]]:
     if not names:
         return {}
-    result: dict[int, dict[str, float]] = {}
+    result: dict[int, dict[str, float | None]] = {}
     for output_id, metric, value in MetricValue.objects.filter(
         output_id__in=output_ids, metric__in=names
     ).values_list("output_id", "metric", "value"):

@@ -60,7 +60,7 @@ def report_build(*, campaign: Campaign, now: datetime | None = None,
         s.pk: {
             "name": s.name,
             "is_baseline": s.is_baseline,
-            "outputs": s.output_count,
+            "outputs": s.output_count,  # type: ignore[attr-defined]  # annotated by the selector
             "attributes": s.attributes,
             "criteria": {},
             "metrics": dict(metric_values.get(s.pk, {})),

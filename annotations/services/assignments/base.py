@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, cast
 
 from annotations.models import (
     Campaign,
@@ -43,7 +43,8 @@ def block_order(units: list[Unit], seed: int, *, pairwise: bool) -> list[Unit]:
     rng.shuffle(ordered)
     if not pairwise:
         return ordered
-    return [(b, a) if rng.random() < 0.5 else (a, b) for a, b in ordered]
+    # A pair's second output is never None (pairwise units are two outputs).
+    return [(cast(int, b), a) if rng.random() < 0.5 else (a, b) for a, b in ordered]
 
 
 def qc_draw(seed: int, options: dict[str, Any] | None) -> int:

@@ -12,6 +12,7 @@ from annotations.models import (
 )
 from annotations.selectors import (
     model_from_row,
+    model_in_row,
     sql_columns,
 )
 
@@ -47,7 +48,7 @@ def _lock_item_outputs(item_id: int) -> list[Output] | None:
         rows = cursor.fetchall()
     if not rows:
         return None
-    item = model_from_row(Item, rows[0], 0)
+    item = model_in_row(Item, rows[0], 0)
     n_item = len(Item._meta.concrete_fields)
     outputs = []
     for row in rows:
@@ -55,7 +56,7 @@ def _lock_item_outputs(item_id: int) -> list[Output] | None:
         if output is not None:  # None: the item has no outputs (LEFT JOIN)
             output.item = item
             outputs.append(output)
-    return outputs  # type: ignore[return-value]
+    return outputs
 
 
 def _lock_items(item_ids: set[int]) -> None:
@@ -94,13 +95,13 @@ def rows_insert(*, objs: list[Any], match: str | None = None,
         returning = f'"{pk.column}"'
     elif match is not None:
         returning = f'"{pk.column}", "{model._meta.get_field(match).column}"'
-    together = also is not None and connection.vendor == "postgresql"
+    together = also if connection.vendor == "postgresql" else None
     if returning is not None:
         sql += f" RETURNING {returning}"
     if together:
-        sql = f"WITH new_rows AS ({sql}), also_done AS ({also[0]}) " + (
+        sql = f"WITH new_rows AS ({sql}), also_done AS ({together[0]}) " + (
             "SELECT * FROM new_rows" if returning is not None else "SELECT 1")
-        values += also[1]
+        values += together[1]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         if len(objs) == 1:

@@ -151,7 +151,8 @@ def _item_state(campaign: Campaign, item_id: int, rater: Any, now: datetime,
     else:
         units = [(pk, None) for pk in output_ids]
     qc_kind = outputs[0].item.qc_kind if outputs else QcKind.NONE
-    qc = {QcKind.DEGRADED: QC_DEGRADED, QcKind.REPEAT: QC_REPEAT}.get(qc_kind, QC_NONE)
+    codes: dict[str, int] = {QcKind.DEGRADED: QC_DEGRADED, QcKind.REPEAT: QC_REPEAT}
+    qc = codes.get(qc_kind, QC_NONE)
     if qc == QC_NONE and outputs and all(output.control is not None for output in outputs):
         qc = QC_CONTROL
     held: dict[Unit, int] = {}

@@ -275,7 +275,8 @@ class _RatingLoader:
     ) -> dict[tuple[str, int], int]:
         external_ids = {r[1] for r in batch}
         rows = output_ids_by_external_id(campaign=self.campaign, external_ids=external_ids)
-        outputs = {(ext, system_id): pk for ext, system_id, pk in rows if pk is not None}
+        outputs = {(ext, system_id): pk for ext, system_id, pk in rows
+                   if system_id is not None and pk is not None}
         known_items = {ext for ext, _, _ in rows}
         names = {v: k for k, v in self.systems.items()}
         for r in batch:

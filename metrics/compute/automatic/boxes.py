@@ -101,8 +101,10 @@ def coco_average_precision(
     tp = np.zeros(len(detections))
     for rank, d in enumerate(order):
         _, img, det = detections[d]
-        candidates = np.where(~taken[img], overlaps[img][det], -1.0) if taken[img].size else []
-        if len(candidates) and candidates.max() >= threshold:
+        if not taken[img].size:
+            continue  # an image without gold boxes: every detection there is a false positive
+        candidates = np.where(~taken[img], overlaps[img][det], -1.0)
+        if candidates.max() >= threshold:
             best = int(np.argmax(candidates))
             taken[img][best] = True
             tp[rank] = 1.0

@@ -12,6 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+S = TypeVar("S")  # how the caller names a system (an id or a name)
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,10 @@ class CompositeResult:
 
 
 def composite_scores(
-    system_scores: Mapping[str, Mapping[str, float | None]],
+    system_scores: Mapping[S, Mapping[str, float | None]],
     weights: Mapping[str, float],
     scales: Mapping[str, ComponentScale],
-) -> dict[str, CompositeResult]:
+) -> dict[S, CompositeResult]:
     """Composite per system: Σ w_m·norm(x_m) / Σ w_m (see module doc for the normalization)."""
     if not weights or math.fsum(weights.values()) <= 0:
         return {s: CompositeResult(None, reason="no positive weights") for s in system_scores}
@@ -48,7 +51,7 @@ def composite_scores(
                         if (v := s.get(metric)) is not None and math.isfinite(v)]
             lo, hi = (min(observed), max(observed)) if observed else (0.0, 0.0)
         bounds[metric] = (lo, hi) if hi > lo else None
-    results: dict[str, CompositeResult] = {}
+    results: dict[S, CompositeResult] = {}
     for system, scores in system_scores.items():
         components: dict[str, float] = {}
         reason = None

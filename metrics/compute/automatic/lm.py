@@ -343,10 +343,10 @@ def lm_perplexity(records: Sequence[OutputRecord], options: MetricOptions) -> Me
             name=NAME, value=None, segments=tuple(segments), details=details,
             reason="no output has 2 to context-size tokens to score",
         )
-    value = exp_or_none(total_nll / total_tokens)
+    perplexity = exp_or_none(total_nll / total_tokens)
     return MetricResult(
-        name=NAME, value=value, segments=tuple(segments), details=details,
-        reason=None if value is not None else "perplexity overflows a float",
+        name=NAME, value=perplexity, segments=tuple(segments), details=details,
+        reason=None if perplexity is not None else "perplexity overflows a float",
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn import metrics as skm
@@ -56,7 +57,7 @@ def _regression(name: str) -> Callable[[Sequence[OutputRecord], MetricOptions], 
         if reason:
             return missing(name, reason, size)
         segments: list[float | None] = [None] * len(records)
-        details = {"n": len(idx), "versions": library_versions("scikit-learn")}
+        details: dict[str, Any] = {"n": len(idx), "versions": library_versions("scikit-learn")}
         if name == "r2":
             if len(idx) < 2:
                 return missing(name, "R² undefined: fewer than two values", **details)

@@ -92,8 +92,9 @@ def _segment_stats_result(run: MetricRun, system_id: int, name: str) -> MetricRe
     if name not in SACREBLEU_METRICS:
         return None
     rows = segment_stats_for_system(system_id=system_id, metric=name)
-    stats = [(details or {}).get("stats") for value, details in rows if value is not None]
-    if not stats or any(stat is None for stat in stats):
+    found = [(details or {}).get("stats") for value, details in rows if value is not None]
+    stats = [stat for stat in found if stat is not None]
+    if not stats or len(stats) < len(found):
         return None
     nrefs = [details["nrefs"] for value, details in rows if value is not None]
     return sacrebleu_from_stats(name, stats, nrefs, _options(run, segments=False))
@@ -105,8 +106,9 @@ def _lm_pooled_result(system_id: int, name: str) -> MetricResult | None:
     if name != "lm_perplexity":
         return None
     rows = segment_stats_for_system(system_id=system_id, metric=name)
-    stats = [(details or {}).get("stats") for value, details in rows if value is not None]
-    if not stats or any(stat is None for stat in stats):
+    found = [(details or {}).get("stats") for value, details in rows if value is not None]
+    stats = [stat for stat in found if stat is not None]
+    if not stats or len(stats) < len(found):
         return None
     return lm_perplexity_pooled(stats)
 

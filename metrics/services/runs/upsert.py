@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from django.db import connection
+from django.db.models import Field
 
 from metrics.compute.automatic import (
     MetricResult,
@@ -90,7 +91,7 @@ def metric_values_upsert(*, values: Sequence[MetricValue], level: str) -> None:
         return
     keys, predicate = _CONFLICT[level]
     meta = MetricValue._meta
-    fields = [meta.get_field(column.removesuffix("_id")) for column in _COLUMNS]
+    fields = [cast(Field, meta.get_field(column.removesuffix("_id"))) for column in _COLUMNS]
     quote = connection.ops.quote_name
     ordered = sorted(values, key=lambda v: tuple(getattr(v, key) for key in keys))
     row_sql = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"

@@ -1,16 +1,14 @@
-"""Reads for campaigns and memberships, with permission scoping built in."""
+"""The rater's work: assignments with their outputs and items, the rubric, ratings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, F, Model, Q, QuerySet
+from django.db.models import Q
 from django.http import Http404
-from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from annotations.models import (
@@ -20,101 +18,10 @@ from annotations.models import (
     Criterion,
     Item,
     Output,
-    QcKind,
     Rating,
 )
 
-
-def campaign_list_for_admin(*, user: Any) -> QuerySet[Campaign]:
-    """Campaigns the user may administer: all for staff, else those where they are admin."""
-    queryset = Campaign.objects.select_related("baseline", "created_by")
-    if user.is_staff:
-        return queryset
-    return queryset.filter(
-        memberships__user=user, memberships__role=CampaignMembership.Role.ADMIN
-    )
-
-
-def membership_list_for_rater(*, user: Any) -> QuerySet[CampaignMembership]:
-    """The user's rater memberships, with their campaigns."""
-    return CampaignMembership.objects.filter(
-        user=user, role=CampaignMembership.Role.RATER
-    ).select_related("campaign")
-
-
-def campaign_get_for_admin(*, user: Any, slug: str) -> Campaign:
-    """The campaign if the user administers it; 404 otherwise (no existence leak)."""
-    campaign = campaign_list_for_admin(user=user).filter(slug=slug).first()
-    if campaign is None:
-        raise Http404("no such campaign")
-    return campaign
-
-
-def campaign_is_admin(*, user: Any, campaign: Campaign) -> bool:
-    """True for staff and the campaign's admins."""
-    if user.is_staff:
-        return True
-    return CampaignMembership.objects.filter(
-        campaign=campaign, user=user, role=CampaignMembership.Role.ADMIN
-    ).exists()
-
-
-def live_q(now: datetime, prefix: str = "") -> Q:
-    """Assignments holding a slot: submitted, or assigned with an unexpired lease."""
-    return Q(**{f"{prefix}status": Assignment.Status.SUBMITTED}) | Q(
-        **{f"{prefix}status": Assignment.Status.ASSIGNED, f"{prefix}lease_expires_at__gt": now}
-    )
-
-
-# --- hot-path reads in plain SQL --------------------------------------------------------
-#
-# The rater loop runs a handful of joined reads per request. Compiling them through the ORM
-# cost ~2 ms of CPU each (measured, bench/README.md), far more than running them; these
-# few are written out once, with their columns taken from the models' own fields and every
-# value passed through the fields' and backend's converters, as the ORM would.
-
-
-def sql_columns(model: type[Model], alias: str) -> str:
-    """The model's columns, in field order, for a written-out SELECT (see model_from_row)."""
-    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
-
-
-_CONVERTERS: dict[tuple[str, type[Model]], list[tuple[int, list[Any], Any]]] = {}
-
-
-def model_from_row(model: type[Model], row: tuple[Any, ...], start: int) -> Model | None:
-    """The model instance held in row[start:start + its field count]; None if all NULL."""
-    fields = model._meta.concrete_fields
-    values = list(row[start:start + len(fields)])
-    if values[0] is None:  # a LEFT JOIN that found nothing (the pk is never NULL)
-        return None
-    key = (connection.vendor, model)
-    converters = _CONVERTERS.get(key)
-    if converters is None:
-        converters = []
-        for i, field in enumerate(fields):
-            col = field.get_col(model._meta.db_table)
-            found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-            if found:
-                converters.append((i, found, col))
-        _CONVERTERS[key] = converters
-    for i, found, col in converters:
-        for convert in found:
-            values[i] = convert(values[i], col, connection)
-    return model.from_db(connection.alias, [f.attname for f in fields], values)
-
-
-def _fetch_one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-
-
-def _tables() -> dict[str, str]:
-    return {"assignment": Assignment._meta.db_table, "output": Output._meta.db_table,
-            "item": Item._meta.db_table, "campaign": Campaign._meta.db_table,
-            "membership": CampaignMembership._meta.db_table}
-
+from .sql import _fetch_one, _tables, model_from_row, model_in_row, sql_columns
 
 _WORK_SQL: dict[str, str] = {}
 
@@ -153,12 +60,12 @@ def _work_sql(name: str) -> str:
 def _work_from_row(row: tuple[Any, ...]) -> Assignment:
     """Split a _work_sql row into the assignment with its output, item and output_b."""
     n_a, n_o, n_i = (len(m._meta.concrete_fields) for m in (Assignment, Output, Item))
-    assignment = model_from_row(Assignment, row, 0)
-    output = model_from_row(Output, row, n_a)
-    output.item = model_from_row(Item, row, n_a + n_o)  # type: ignore[union-attr]
-    assignment.output = output  # type: ignore[union-attr]
-    assignment.output_b = model_from_row(Output, row, n_a + n_o + n_i)  # type: ignore[union-attr]
-    return assignment  # type: ignore[return-value]
+    assignment = model_in_row(Assignment, row, 0)
+    output = model_in_row(Output, row, n_a)
+    output.item = model_in_row(Item, row, n_a + n_o)
+    assignment.output = output
+    assignment.output_b = model_from_row(Output, row, n_a + n_o + n_i)
+    return assignment
 
 
 def assignment_list_open_for_rater(*, campaign: Campaign, rater: Any) -> list[Assignment]:
@@ -181,13 +88,12 @@ def item_outputs_get(*, item_id: int) -> list[Output]:
     with connection.cursor() as cursor:
         cursor.execute(_WORK_SQL["item_outputs"], [item_id])
         rows = cursor.fetchall()
-    outputs = []
-    item = model_from_row(Item, rows[0], n_o) if rows else None
+    outputs: list[Output] = []
     for row in rows:
-        output = model_from_row(Output, row, 0)
-        output.item = item  # type: ignore[union-attr]
+        output = model_in_row(Output, row, 0)
+        output.item = model_in_row(Item, rows[0], n_o) if not outputs else outputs[0].item
         outputs.append(output)
-    return outputs  # type: ignore[return-value]
+    return outputs
 
 
 def item_assignments_get(*, output_ids: list[int]) -> list[Assignment]:
@@ -203,8 +109,7 @@ def item_assignments_get(*, output_ids: list[int]) -> list[Assignment]:
            f' WHERE a."output_id" IN ({", ".join(["%s"] * len(output_ids))})')
     with connection.cursor() as cursor:
         cursor.execute(sql, output_ids)
-        return [model_from_row(Assignment, row, 0)  # type: ignore[misc]
-                for row in cursor.fetchall()]
+        return [model_in_row(Assignment, row, 0) for row in cursor.fetchall()]
 
 
 def assignment_current_for_rater(*, campaign: Campaign, rater: Any, now: datetime,
@@ -233,9 +138,9 @@ def token_get_with_user(*, key: str) -> Token | None:
     row = _fetch_one(_WORK_SQL["token"], [key])
     if row is None:
         return None
-    token = model_from_row(Token, row, 0)
-    token.user = model_from_row(get_user_model(), row, len(Token._meta.concrete_fields))
-    return token  # type: ignore[return-value]
+    token = model_in_row(Token, row, 0)
+    token.user = model_in_row(get_user_model(), row, len(Token._meta.concrete_fields))
+    return token
 
 
 # --- the rater flow ---------------------------------------------------------------------
@@ -267,12 +172,12 @@ def campaign_get_for_rater(*, user: Any, slug: str, with_rubric: bool = False) -
     row = _fetch_one(_WORK_SQL[name], [slug, user.pk, CampaignMembership.Role.RATER])
     if row is None:
         raise Http404("no such campaign")
-    campaign = model_from_row(Campaign, row, 0)
+    campaign = model_in_row(Campaign, row, 0)
     if rubric:
-        campaign._rubric_payload = [  # type: ignore[union-attr]
+        campaign._rubric_payload = [  # type: ignore[attr-defined]
             {**criterion, "min": float(criterion["min"]), "max": float(criterion["max"])}
             for criterion in row[-1] or []]
-    return campaign  # type: ignore[return-value]
+    return campaign
 
 
 def criterion_list_for_campaign(*, campaign: Campaign) -> list[Criterion]:
@@ -283,8 +188,7 @@ def criterion_list_for_campaign(*, campaign: Campaign) -> list[Criterion]:
             f' WHERE k."campaign_id" = %s ORDER BY k."position", k."id"')
     with connection.cursor() as cursor:
         cursor.execute(_WORK_SQL["criteria"], [campaign.pk])
-        return [model_from_row(Criterion, row, 0)  # type: ignore[misc]
-                for row in cursor.fetchall()]
+        return [model_in_row(Criterion, row, 0) for row in cursor.fetchall()]
 
 
 def criterion_payload_list(*, campaign: Campaign) -> list[dict[str, Any]]:
@@ -313,7 +217,7 @@ def rating_get_for_unit(*, rater_id: int, output_id: int,
         _WORK_SQL["rating_pair"] = f"{base} = %s ORDER BY r.\"id\" LIMIT 1"
     params = [rater_id, output_id] + ([] if output_b_id is None else [output_b_id])
     row = _fetch_one(_WORK_SQL[name], params)
-    return None if row is None else model_from_row(Rating, row, 0)  # type: ignore[return-value]
+    return None if row is None else model_in_row(Rating, row, 0)
 
 
 def assignment_get_for_rater(*, user: Any, pk: int) -> Assignment:
@@ -326,7 +230,7 @@ def assignment_get_for_rater(*, user: Any, pk: int) -> Assignment:
         raise Http404("no such assignment")
     assignment = _work_from_row(row)
     n_row = len(row) - len(Campaign._meta.concrete_fields)
-    assignment.campaign = model_from_row(Campaign, row, n_row)  # type: ignore[assignment]
+    assignment.campaign = model_in_row(Campaign, row, n_row)
     return assignment
 
 
@@ -368,141 +272,3 @@ def campaign_get_for_progress(*, user: Any, slug: str) -> tuple[Campaign, bool]:
     if role is None:
         raise Http404("no such campaign")
     return campaign, False
-
-
-@dataclass(frozen=True)
-class RaterProgress:
-    rater: str
-    done: int
-    assigned: int
-    total: int
-
-
-@dataclass(frozen=True)
-class SystemCoverage:
-    name: str
-    outputs: int
-    submitted: int
-    assigned: int
-    coverage: float
-
-
-@dataclass(frozen=True)
-class CampaignProgress:
-    campaign: str
-    status: str
-    units: int
-    total: int
-    done: int
-    me: RaterProgress
-    raters: list[RaterProgress] | None
-    systems: list[SystemCoverage] | None
-
-
-def real_output_q(prefix: str = "") -> Q:
-    """Outputs that count: neither imported control items nor the platform's QC copies."""
-    return Q(**{f"{prefix}control__isnull": True}) & Q(**{f"{prefix}item__qc_kind": QcKind.NONE})
-
-
-def _units_total(campaign: Campaign) -> int:
-    """Real units of the campaign: outputs, or output pairs of one item (pairwise)."""
-    outputs = Output.objects.filter(real_output_q(), item__campaign=campaign)
-    if campaign.kind != Campaign.Kind.PAIRWISE:
-        return outputs.count()
-    per_item = (outputs.order_by().values("item").annotate(n=Count("pk"))
-                .values_list("n", flat=True))
-    return sum(n * (n - 1) // 2 for n in per_item)
-
-
-def _rater_rows(campaign: Campaign, now: datetime) -> QuerySet[Any]:
-    real = real_output_q("output__")
-    return (
-        Assignment.objects.filter(campaign=campaign).order_by().values("rater_id",
-                                                                       "rater__username")
-        .annotate(done=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED)),
-                  assigned=Count("pk", filter=Q(status=Assignment.Status.ASSIGNED,
-                                                lease_expires_at__gt=now)),
-                  qc=Count("pk", filter=~real & (Q(status=Assignment.Status.SUBMITTED) | Q(
-                      status=Assignment.Status.ASSIGNED, lease_expires_at__gt=now))))
-    )
-
-
-def campaign_progress_get(*, campaign: Campaign, user: Any, admin: bool,
-                          now: datetime | None = None) -> CampaignProgress:
-    """Done/assigned/total for the user; with admin, every rater and per-system coverage.
-
-    Campaign `units`, `total` and `done` count real units only (QC items never count). A
-    rater's own done/assigned count every item they were given, QC included, and their total
-    adds their QC items to their share of real units, so QC items look like any other item
-    and the bar never runs past its end.
-    """
-    now = now or timezone.now()
-    units = _units_total(campaign)
-    quota = (campaign.options or {}).get("quota")
-    rater_total = min(int(quota), units) if quota is not None else units
-    rows = _rater_rows(campaign, now)
-    mine = next(iter(rows.filter(rater_id=user.pk)), {"done": 0, "assigned": 0, "qc": 0})
-    me = RaterProgress(user.get_username(), mine["done"], mine["assigned"],
-                       rater_total + mine["qc"])
-    done = Assignment.objects.filter(real_output_q("output__"), campaign=campaign,
-                                     status=Assignment.Status.SUBMITTED).count()
-    raters = systems = None
-    if admin:
-        raters = [RaterProgress(r["rater__username"], r["done"], r["assigned"],
-                                rater_total + r["qc"])
-                  for r in rows.order_by("rater__username")]
-        systems = _system_coverage(campaign, now)
-    return CampaignProgress(campaign.slug, campaign.status, units, units * campaign.overlap,
-                            done, me, raters, systems)
-
-
-def _system_coverage(campaign: Campaign, now: datetime) -> list[SystemCoverage]:
-    counts: dict[str, dict[str, int]] = {}
-    for side in ("output", "output_b"):
-        rows = (
-            Assignment.objects.filter(real_output_q(f"{side}__"), campaign=campaign,
-                                      **{f"{side}__isnull": False})
-            .order_by().values(name=F(f"{side}__system__name"))
-            .annotate(submitted=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED)),
-                      assigned=Count("pk", filter=Q(status=Assignment.Status.ASSIGNED,
-                                                    lease_expires_at__gt=now)))
-        )
-        for row in rows:
-            entry = counts.setdefault(row["name"], {"submitted": 0, "assigned": 0})
-            entry["submitted"] += row["submitted"]
-            entry["assigned"] += row["assigned"]
-    result = []
-    real = Q(outputs__control__isnull=True, outputs__item__qc_kind=QcKind.NONE)
-    for system in campaign.systems.annotate(n=Count("outputs", filter=real)).order_by("name"):
-        entry = counts.get(system.name, {"submitted": 0, "assigned": 0})
-        slots = system.n * campaign.overlap
-        if campaign.kind == Campaign.Kind.PAIRWISE:
-            slots *= max(campaign.systems.count() - 1, 1)
-        result.append(SystemCoverage(system.name, system.n, entry["submitted"],
-                                     entry["assigned"],
-                                     entry["submitted"] / slots if slots else 0.0))
-    return result
-
-
-# --- the home page ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MyCampaign:
-    """A row of "My campaigns" on the home page."""
-
-    campaign: Campaign
-    progress: RaterProgress
-    started: bool
-    open: bool
-
-
-def rater_campaign_rows(*, user: Any) -> list[MyCampaign]:
-    """The campaigns the user rates in, each with their own progress, for the home page."""
-    rows = []
-    for membership in membership_list_for_rater(user=user).order_by("campaign__name"):
-        campaign = membership.campaign
-        progress = campaign_progress_get(campaign=campaign, user=user, admin=False).me
-        rows.append(MyCampaign(campaign, progress, bool(progress.done or progress.assigned),
-                               campaign.status == Campaign.Status.ACTIVE))
-    return rows
