@@ -249,10 +249,12 @@ SELECT lp.position, lp.item_id, {news},
               ORDER BY a.position DESC LIMIT 1) lp ON 1 = 1
 """
 
-# Items newer than the newest one the guide knows (ids only grow).
-_NEWS = """EXISTS (SELECT 1 FROM {item} i WHERE i.campaign_id = %(campaign)s
-   AND i.id > COALESCE((SELECT MAX(item_id) FROM {coverage}
-                         WHERE campaign_id = %(campaign)s), 0))"""
+# Items newer than the newest one the guide knows (ids only grow), as a comparison of the two
+# maxima: each is one backward index probe whatever the statistics say. Written as
+# "EXISTS an item with id > the guide's max", a planner that knew the campaign held every
+# item of the table chose a sequential scan of them all (4.7 ms at 10k items, against 0.1).
+_NEWS = """COALESCE((SELECT MAX(i.id) FROM {item} i WHERE i.campaign_id = %(campaign)s), 0)
+   > COALESCE((SELECT MAX(item_id) FROM {coverage} WHERE campaign_id = %(campaign)s), 0)"""
 
 
 def _last_position(campaign: Campaign, rater: Any, *, check_new: bool
