@@ -62,3 +62,31 @@ def test_cli_prints_the_data_dir(tmp_path: Path, debian_wordnet: Path,
     assert capsys.readouterr().out.strip() == str((tmp_path / "nltk_data").resolve())
     assert main([str(tmp_path / "x"), "--source", str(tmp_path / "none")]) == 1
     assert "error:" in capsys.readouterr().err
+
+
+def test_the_english_reader_scores_meteor_as_nltks_own_reader(tmp_path: Path,
+                                                               debian_wordnet: Path) -> None:
+    # given the same data dir read by nltk's stock reader and by the platform's (which skips
+    # the multilingual synset map)
+    import warnings
+
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+    from nltk.translate.meteor_score import meteor_score
+
+    folder = wordnet_data_dir_build(tmp_path / "nltk_data") / "corpora" / "wordnet"
+    ours = wordnet_load(folder)  # first: it adds the data dir to nltk.data.path, which nltk
+    with warnings.catch_warnings():  # requires of every corpus folder it opens
+        warnings.simplefilter("ignore", UserWarning)
+        stock = WordNetCorpusReader(str(folder), None)
+    pairs = [
+        ("the cat sat on the mat", "a feline was sitting upon the rug"),
+        ("he runs a small company", "she operates a little business"),
+        ("the automobile is fast", "the car moves quickly"),
+    ]
+    # when METEOR (which uses synonyms) scores sentence pairs with each
+    # then the scores are equal, and only the multilingual map is missing
+    for ref, hyp in pairs:
+        assert meteor_score([ref.split()], hyp.split(), wordnet=ours) == \
+            meteor_score([ref.split()], hyp.split(), wordnet=stock)
+    assert ours.map30 is None and stock.map30
+    assert ours.synsets("car") == stock.synsets("car")

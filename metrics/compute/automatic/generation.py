@@ -222,6 +222,19 @@ def wordnet_find(data_dir: Path | None = None) -> Path | None:
     return None
 
 
+class _EnglishWordNet(WordNetCorpusReader):
+    """nltk's reader without the WordNet 3.0 → loaded-version synset map.
+
+    The reader builds that map at start-up (reading index.sense twice: ~5 s of its ~8 s
+    load per process) for one use only: mapping Open Multilingual Wordnet tab files onto
+    the loaded version. METEOR reads English synonyms and no OMW data is loaded
+    (omw_reader None), so the map is never read.
+    """
+
+    def map_wn(self, version: str = "wordnet") -> None:
+        return None
+
+
 @lru_cache(maxsize=4)
 def wordnet_load(folder: Path) -> WordNetCorpusReader:
     """A WordNet reader over a plain (unzipped) NLTK WordNet folder, English only.
@@ -235,7 +248,7 @@ def wordnet_load(folder: Path) -> WordNetCorpusReader:
     with warnings.catch_warnings():
         # The multilingual (OMW) functions are not needed for English METEOR.
         warnings.simplefilter("ignore", UserWarning)
-        return WordNetCorpusReader(str(folder), None)
+        return _EnglishWordNet(str(folder), None)
 
 
 def meteor(records: Sequence[OutputRecord], options: MetricOptions) -> MetricResult:
