@@ -152,7 +152,11 @@ class Item(models.Model):
                 fields=["campaign", "external_id"], name="item_external_id_unique"
             ),
         ]
-        indexes = [models.Index(fields=["campaign", "group"], name="item_campaign_group")]
+        indexes = [
+            models.Index(fields=["campaign", "group"], name="item_campaign_group"),
+            # Created by migration 0006 in SQL; declared here so Django knows it (0007).
+            models.Index(fields=["campaign", "id"], name="item_campaign_id"),
+        ]
 
     def __str__(self) -> str:
         return self.external_id
@@ -285,6 +289,12 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["campaign", "rater", "status"], name="assignment_rater_status"),
             models.Index(fields=["output", "status"], name="assignment_output_status"),
+            # The claim's indexes, created by migration 0006 in SQL and declared here (0007)
+            # so a table rebuild (SQLite's ALTER) keeps them.
+            models.Index(fields=["campaign", "lease_expires_at"], name="assignment_open_lease",
+                         condition=models.Q(status="assigned")),
+            models.Index(fields=["campaign", "rater", "position"],
+                         name="assignment_rater_position"),
         ]
 
     def __str__(self) -> str:
