@@ -39,9 +39,11 @@
     return text ? text.textContent.trim() : "this question";
   }
 
-  function say(message) {
+  // One polite live region for both: confirmations in the muted colour, problems in red.
+  function say(message, problem) {
     if (status) {
       status.textContent = message;
+      status.classList.toggle("problem", Boolean(problem));
     }
   }
 
@@ -86,7 +88,7 @@
     });
     if (gaps.length) {
       say("Please answer “" + legend(gaps[0]) + "” first" +
-          (gaps.length > 1 ? " (" + gaps.length + " questions left)." : "."));
+          (gaps.length > 1 ? " (" + gaps.length + " questions left)." : "."), true);
       focusGroup(gaps[0]);
       return;
     }

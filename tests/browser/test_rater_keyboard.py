@@ -53,10 +53,14 @@ def test_three_items_by_keyboard_then_resume_after_closing_the_browser(browser, 
     first, _ = _current(page)
     page.keyboard.press("Enter")
     assert "Fluency" in page.locator("#kbd-status").inner_text()
+    assert "problem" in page.locator("#kbd-status").get_attribute("class")  # shown in red
     assert _current(page)[0] == first
-    # a digit picks the value and moves on; Enter again names the next missing criterion
+    # a digit picks the value and moves on (a confirmation, not shown as a problem); Enter
+    # again names the next missing criterion
     page.keyboard.press("4")
     assert page.locator("#id_score_fluency_3").is_checked()
+    assert page.locator("#kbd-status").inner_text() == "Fluency: 4"
+    assert "problem" not in page.locator("#kbd-status").get_attribute("class")
     assert _focused_name(page) == "score_accuracy"
     page.keyboard.press("Enter")
     assert "Accuracy" in page.locator("#kbd-status").inner_text()
