@@ -88,11 +88,12 @@ def item_outputs_get(*, item_id: int) -> list[Output]:
     with connection.cursor() as cursor:
         cursor.execute(_WORK_SQL["item_outputs"], [item_id])
         rows = cursor.fetchall()
-    outputs: list[Output] = []
-    for row in rows:
-        output = model_in_row(Output, row, 0)
-        output.item = model_in_row(Item, rows[0], n_o) if not outputs else outputs[0].item
-        outputs.append(output)
+    if not rows:
+        return []
+    item = model_in_row(Item, rows[0], n_o)  # one instance shared by the item's outputs
+    outputs = [model_in_row(Output, row, 0) for row in rows]
+    for output in outputs:
+        output.item = item
     return outputs
 
 
